@@ -1,0 +1,3 @@
+from ohm.cli import main
+
+main()

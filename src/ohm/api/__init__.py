@@ -1,0 +1,1 @@
+"""The HTTP API: FastAPI app, JWT auth, problem+json errors, routers."""

@@ -1,0 +1,1 @@
+"""Routers: thin, they parse, call one store function, and shape JSON."""

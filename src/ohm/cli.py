@@ -1,0 +1,236 @@
+"""The ``ohm`` command line: the front door to a running OHM.
+
+Every command that needs a database uses ``--database-url`` /
+``OHM_DATABASE_URL`` or, when neither is given, the embedded PostgreSQL in
+``OHM_DATA_DIR``; pending migrations are applied first, as ``ohm serve`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import psycopg
+import typer
+from rich.console import Console
+
+from ohm import __version__
+from ohm.auth import ROLES, issue_token
+from ohm.config import ConfigError, Settings
+from ohm.db.migrate import MigrationError, schema_script
+from ohm.db.session import Database
+from ohm.db.target import DatabaseTarget, DatabaseUnavailable, describe, open_target
+from ohm.store import demo as demo_store
+from ohm.store import users as users_store
+from ohm.store.errors import StoreError
+
+app = typer.Typer(
+    name="ohm",
+    help="OHM: the conversation store for multi-agent hardware assistants.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+user_app = typer.Typer(help="Manage users (embedded server and self-hosted PostgreSQL).",
+                       no_args_is_help=True)
+app.add_typer(user_app, name="user")
+
+out = Console()
+err = Console(stderr=True)
+
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="OHM_DATABASE_URL", show_envvar=True,
+                 help="Owner connection URL. Unset: the embedded PostgreSQL in OHM_DATA_DIR."),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def friendly_errors(fn: F) -> F:
+    """Turn expected failures into one red line and a non-zero exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, DatabaseUnavailable, MigrationError, StoreError) as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        except psycopg.OperationalError as exc:
+            err.print(f"[red]error:[/red] database error: {str(exc).strip()}")
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def settings_for(database_url: str | None, **overrides: Any) -> Settings:
+    values = {k: v for k, v in overrides.items() if v is not None}
+    values["database_url"] = database_url
+    return Settings(**values)
+
+
+def with_database(settings: Settings, work: Callable[[DatabaseTarget, Database], Any]) -> Any:
+    """Open the target (migrating it), run async ``work`` with a pool, clean up."""
+    with open_target(settings) as target:
+        async def run() -> Any:
+            async with Database(target.app_url, min_size=1, max_size=2,
+                                connect_timeout=settings.db_connect_timeout) as db:
+                return await work(target, db)
+
+        return asyncio.run(run())
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+) -> None:
+    if version:
+        out.print(f"ohm {__version__}")
+        raise typer.Exit()
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to listen on [env: OHM_HOST]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [env: OHM_PORT]")] = None,
+    database_url: DatabaseUrlOption = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Load the demo project if missing and print "
+                                       "its chat URL and a token for its owner.")] = False,
+) -> None:
+    """Run the HTTP API (OpenAPI docs at /docs, health at /healthz)."""
+    import uvicorn
+
+    from ohm.api.app import create_app
+
+    settings = settings_for(database_url, host=host, port=port)
+    settings.resolve_jwt_secret()  # fail before starting anything
+    base = f"http://{settings.host}:{settings.port}"
+
+    async def announce(fastapi_app: Any) -> None:
+        where = "embedded PostgreSQL in " + str(settings.data_dir) if settings.embedded \
+            else describe(settings.database_url or "")
+        out.print(f"[bold]OHM {__version__}[/bold] on {where}")
+        out.print(f"API docs: {base}/docs")
+        if demo:
+            found = await demo_store.load_demo(fastapi_app.state.db)
+            token = issue_token(fastapi_app.state.jwt_secret, user_id=found.user_id,
+                                email=demo_store.DEMO_EMAIL, ttl_seconds=7 * 24 * 3600)
+            _print_demo(found, token, base)
+
+    uvicorn.run(create_app(settings, on_ready=announce), host=settings.host, port=settings.port,
+                log_level="info")
+
+
+@app.command()
+@friendly_errors
+def migrate(database_url: DatabaseUrlOption = None) -> None:
+    """Apply pending migrations (a no-op when the schema is current)."""
+    settings = settings_for(database_url)
+    with open_target(settings) as target:
+        report = target.migration_report
+    assert report is not None
+    for name in report.applied:
+        out.print(f"[green]applied[/green] {name}")
+    if report.unknown:
+        err.print("[yellow]warning:[/yellow] the database has migrations this version of OHM does "
+                  f"not know: {', '.join(report.unknown)}")
+    if not report.applied:
+        out.print(f"up to date ({len(report.already_applied)} migrations applied)")
+
+
+@app.command("sql")
+@friendly_errors
+def sql_command(
+    since: Annotated[str | None, typer.Option(help="Only the migrations after this file name.")] = None,
+) -> None:
+    """Print the whole schema as one SQL script (e.g. for Supabase's SQL editor)."""
+    sys.stdout.write(schema_script(since))
+
+
+@user_app.command("create")
+@friendly_errors
+def user_create(
+    email: Annotated[str, typer.Argument(help="The new user's email address.")],
+    name: Annotated[str | None, typer.Option(help="Display name.")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a user (auth user + profile) and print its id."""
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await users_store.create_user(db, email, name)
+
+    profile = with_database(settings_for(database_url), work)
+    typer.echo(str(profile.id))
+
+
+@app.command()
+@friendly_errors
+def token(
+    user: Annotated[str | None, typer.Argument(help="User id or email (not needed for service_role).")] = None,
+    role: Annotated[str, typer.Option(help="authenticated, service_role or anon.")] = "authenticated",
+    ttl: Annotated[str, typer.Option(help="Lifetime: seconds, or 30m, 12h, 7d.")] = "1h",
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Print a JWT signed with the configured secret."""
+    if role not in ROLES:
+        raise ConfigError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    seconds = parse_ttl(ttl)
+    settings = settings_for(database_url)
+    secret = settings.resolve_jwt_secret()
+    user_id = email = None
+    if user is not None:
+        async def work(target: DatabaseTarget, db: Database) -> Any:
+            return await users_store.find_user(db, user)
+
+        profile = with_database(settings, work)
+        if profile is None:
+            raise ConfigError(f"no user {user!r}")
+        user_id, email = profile.id, profile.email
+    elif role == "authenticated":
+        raise ConfigError("a user token needs a USER (id or email)")
+    typer.echo(issue_token(secret, role=role, user_id=user_id, email=email, ttl_seconds=seconds))
+
+
+@app.command()
+@friendly_errors
+def demo(database_url: DatabaseUrlOption = None) -> None:
+    """Load the "ESP32 Weather Station" demo and print its chat URL and a token."""
+    settings = settings_for(database_url)
+    secret = settings.resolve_jwt_secret()
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await demo_store.load_demo(db)
+
+    found = with_database(settings, work)
+    token_ = issue_token(secret, user_id=found.user_id, email=demo_store.DEMO_EMAIL,
+                         ttl_seconds=7 * 24 * 3600)
+    _print_demo(found, token_, f"http://{settings.host}:{settings.port}")
+
+
+def _print_demo(found: demo_store.Demo, token_: str, base: str) -> None:
+    state = "loaded" if found.created else "already loaded"
+    out.print(f"[bold]ESP32 Weather Station demo[/bold] ({state})")
+    typer.echo(f"  chat URL : {found.chat_url}")
+    typer.echo(f"  API      : {base}/v1/chats/{found.chat_id}")
+    typer.echo(f"  owner    : {demo_store.DEMO_EMAIL} ({found.user_id})")
+    typer.echo(f"  token    : {token_}")
+    typer.echo("  (the token is valid for 7 days; send it as 'Authorization: Bearer <token>')")
+
+
+TTL = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
+
+
+def parse_ttl(text: str) -> int:
+    match = TTL.match(text)
+    if not match or int(match.group(1)) <= 0:
+        raise ConfigError(f"not a lifetime: {text!r} (use seconds, or e.g. 30m, 12h, 7d)")
+    return int(match.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,110 @@
+"""Settings, read from the environment (prefix ``OHM_``) and from CLI flags.
+
+``OHM_DATABASE_URL`` is the *owner* connection: migrations and administration
+run with it.  The API never uses it for requests; it connects as the
+application login role (``ohm_authenticator``), either through
+``OHM_APP_DATABASE_URL`` or through a URL derived from the owner URL.
+With no database URL at all, OHM starts the embedded PostgreSQL in
+``OHM_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+APP_ROLE = "ohm_authenticator"
+"""The LOGIN role the API connects as: owns nothing, bypasses nothing."""
+
+JWT_SECRET_FILE = "jwt_secret"
+MIN_JWT_SECRET_BYTES = 32
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("ohm", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OHM_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None, description="Owner connection URL; unset = embedded PostgreSQL."
+    )
+    app_database_url: str | None = Field(
+        default=None,
+        description="URL the API connects with (the ohm_authenticator role). "
+        "Unset = the owner URL with its user replaced by ohm_authenticator.",
+    )
+    app_db_password: SecretStr | None = Field(
+        default=None,
+        description="Password for ohm_authenticator: set on the role by `ohm migrate` "
+        "and used in the derived application URL.",
+    )
+    data_dir: Path = Field(default_factory=default_data_dir)
+    jwt_secret: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    db_pool_min: int = Field(default=1, ge=0)
+    db_pool_max: int = Field(default=10, ge=1)
+    db_connect_timeout: int = Field(default=10, ge=1)
+
+    @field_validator("database_url", "app_database_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None
+
+    def resolve_jwt_secret(self) -> str:
+        """The HS256 secret for tokens.
+
+        Configured secrets win.  With the embedded database a secret is
+        generated once and kept (mode 0600) in the data dir, so tokens survive
+        restarts.  With an external database a secret must be configured:
+        several OHM processes must agree on it.
+        """
+        if self.jwt_secret is not None:
+            secret = self.jwt_secret.get_secret_value()
+            if len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+                raise ConfigError(
+                    f"OHM_JWT_SECRET must be at least {MIN_JWT_SECRET_BYTES} bytes long"
+                )
+            return secret
+        if not self.embedded:
+            raise ConfigError(
+                "OHM_JWT_SECRET is not set. With OHM_DATABASE_URL set, configure the "
+                "JWT secret (on Supabase: Project Settings -> API -> JWT secret)."
+            )
+        path = self.data_dir / JWT_SECRET_FILE
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # Write a private temp file, then hard-link it into place: linking is
+        # atomic and fails if another process got there first, so two
+        # processes starting together end up agreeing on one secret.
+        tmp = self.data_dir / f".{JWT_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, secrets.token_urlsafe(48).encode())
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+        return path.read_text().strip()
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""

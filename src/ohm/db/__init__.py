@@ -1,0 +1,1 @@
+"""The only part of OHM that opens connections to PostgreSQL."""

@@ -1,0 +1,106 @@
+"""Which PostgreSQL this process talks to, and as whom.
+
+``admin_url`` is the owner connection (migrations, administration).
+``app_url`` is the application login role, ``ohm_authenticator``: the only
+connection requests run on.  Both come from the settings, or from the
+embedded server when no URL is configured.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from ohm.config import APP_ROLE, Settings
+from ohm.db.embedded import EmbeddedPostgres
+from ohm.db.migrate import MigrationReport, migrate, set_app_role_password
+
+
+class DatabaseUnavailable(Exception):
+    """The configured database cannot be reached or the URL is not usable."""
+
+
+@dataclass
+class DatabaseTarget:
+    admin_url: str
+    app_url: str
+    embedded: EmbeddedPostgres | None = None
+    migration_report: MigrationReport | None = None
+
+
+def describe(conninfo: str) -> str:
+    """host:port/dbname of a connection string, without user or password."""
+    try:
+        params = conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError:
+        return "<invalid URL>"
+    host = params.get("host") or "localhost"
+    port = params.get("port") or "5432"
+    return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''}"
+
+
+def check_url(conninfo: str) -> str:
+    try:
+        conninfo_to_dict(conninfo)
+    except psycopg.ProgrammingError as exc:
+        raise DatabaseUnavailable(f"invalid database URL: {exc}") from None
+    return conninfo
+
+
+def derive_app_url(admin_url: str, password: str | None) -> str:
+    """The owner URL with the user switched to the application role."""
+    params = conninfo_to_dict(admin_url)
+    params["user"] = APP_ROLE
+    params.pop("password", None)
+    if password:
+        params["password"] = password
+    return make_conninfo(**params)
+
+
+def probe(conninfo: str, *, timeout: int) -> None:
+    """Connect once, turning failures into one clear sentence."""
+    try:
+        with psycopg.connect(conninfo, connect_timeout=timeout, autocommit=True):
+            pass
+    except psycopg.OperationalError as exc:
+        reason = " ".join(str(exc).split()) or type(exc).__name__
+        raise DatabaseUnavailable(
+            f"cannot connect to PostgreSQL at {describe(conninfo)}: {reason}"
+        ) from None
+
+
+@contextlib.contextmanager
+def open_target(settings: Settings, *, run_migrations: bool = True) -> Iterator[DatabaseTarget]:
+    """Resolve (and for the embedded default, start) the database.
+
+    With ``run_migrations`` pending migrations are applied first, as
+    ``ohm migrate`` would.
+    """
+    password = settings.app_db_password.get_secret_value() if settings.app_db_password else None
+    embedded = None
+    if settings.database_url is None:
+        embedded = EmbeddedPostgres(settings.data_dir)
+        embedded.start()
+        admin_url, app_url = embedded.admin_url, embedded.app_url
+    else:
+        admin_url = check_url(settings.database_url)
+        app_url = (
+            check_url(settings.app_database_url)
+            if settings.app_database_url
+            else derive_app_url(admin_url, password)
+        )
+        probe(admin_url, timeout=settings.db_connect_timeout)
+    try:
+        report = None
+        if run_migrations:
+            report = migrate(admin_url, connect_timeout=settings.db_connect_timeout)
+            if password and not embedded:
+                set_app_role_password(admin_url, password, connect_timeout=settings.db_connect_timeout)
+        yield DatabaseTarget(admin_url, app_url, embedded, report)
+    finally:
+        if embedded is not None:
+            embedded.stop()

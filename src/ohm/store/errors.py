@@ -1,0 +1,35 @@
+"""Domain errors; the API maps each to one RFC 9457 problem type."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    status = 400
+    title = "Bad request"
+
+    def __init__(self, detail: str, **extra: object) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = extra
+
+
+class NotFound(StoreError):
+    """Missing, or hidden by row-level security: never say which."""
+
+    status = 404
+    title = "Not found"
+
+
+class Conflict(StoreError):
+    status = 409
+    title = "Conflict"
+
+
+class Invalid(StoreError):
+    status = 422
+    title = "Invalid input"
+
+
+class TooLarge(StoreError):
+    status = 413
+    title = "Content too large"

@@ -1,0 +1,62 @@
+"""The app shell: health, OpenAPI, problem+json errors."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from ohm.api.app import create_app
+from ohm.config import Settings
+
+from .conftest import JWT_SECRET
+
+
+@pytest.fixture(scope="module")
+def client(database_url):
+    app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET))
+    with TestClient(app) as c:
+        yield c
+
+
+def test_healthz_runs_a_query_as_anon_through_the_app_role(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["database"] == "ok (anon)"
+    assert body["schema_version"] == "0013_model_prices.sql"
+    assert body["embedded"] is False
+
+
+def test_openapi_and_docs_are_served(client):
+    spec = client.get("/openapi.json").json()
+    assert spec["info"]["title"] == "OHM"
+    assert "/healthz" in spec["paths"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_unknown_routes_are_problem_json(client):
+    response = client.get("/no/such/thing")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "Not Found"}
+
+
+def test_wrong_method_is_problem_json(client):
+    response = client.post("/healthz")
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_missing_secret_with_external_database_refuses_to_start(database_url):
+    app = create_app(Settings(database_url=database_url, jwt_secret=None))
+    with pytest.raises(Exception, match="OHM_JWT_SECRET"):
+        with TestClient(app):
+            pass
+
+
+def test_short_secret_refuses_to_start(database_url):
+    app = create_app(Settings(database_url=database_url, jwt_secret="short"))
+    with pytest.raises(Exception, match="at least 32 bytes"):
+        with TestClient(app):
+            pass

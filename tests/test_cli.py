@@ -1,0 +1,141 @@
+"""The `ohm` command line against the test database."""
+
+from __future__ import annotations
+
+import uuid
+
+import jwt
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from ohm.cli import app, parse_ttl
+from ohm.config import ConfigError
+
+from .conftest import JWT_SECRET
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(database_url):
+    return {"OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET}
+
+
+def invoke(env, *args):
+    return runner.invoke(app, list(args), env=env)
+
+
+def test_user_create_prints_the_id_and_token_finds_the_user(env, database_url):
+    email = f"cli-{uuid.uuid4().hex[:8]}@Example.com"
+    created = invoke(env, "user", "create", email, "--name", "CLI Maker")
+    assert created.exit_code == 0, created.output
+    user_id = uuid.UUID(created.stdout.strip())
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select email, display_name from profiles where id = %s", (user_id,)).fetchone() == (
+            email.lower(), "CLI Maker")
+
+    for key in (email.upper(), str(user_id)):
+        result = invoke(env, "token", key, "--ttl", "2h")
+        assert result.exit_code == 0, result.output
+        claims = jwt.decode(result.stdout.strip(), JWT_SECRET, algorithms=["HS256"], audience="authenticated")
+        assert claims["sub"] == str(user_id)
+        assert claims["role"] == "authenticated"
+        assert claims["exp"] - claims["iat"] == 7200
+
+
+def test_duplicate_and_malformed_emails_are_clear_errors(env):
+    email = f"dup-{uuid.uuid4().hex[:8]}@example.com"
+    assert invoke(env, "user", "create", email).exit_code == 0
+    again = invoke(env, "user", "create", email)
+    assert again.exit_code == 2
+    assert "already exists" in again.stderr
+    bad = invoke(env, "user", "create", "not-an-email")
+    assert bad.exit_code == 2
+    assert "not an email address" in bad.stderr
+
+
+def test_service_role_token_needs_no_user(env):
+    result = invoke(env, "token", "--role", "service_role", "--ttl", "30m")
+    assert result.exit_code == 0, result.output
+    claims = jwt.decode(result.stdout.strip(), JWT_SECRET, algorithms=["HS256"])
+    assert claims["role"] == "service_role"
+    assert "sub" not in claims
+
+
+@pytest.mark.parametrize("args, message", [
+    (("token",), "needs a USER"),
+    (("token", "nobody@example.com"), "no user"),
+    (("token", "--role", "postgres"), "unknown role"),
+    (("token", "--role", "service_role", "--ttl", "forever"), "not a lifetime"),
+])
+def test_token_errors(env, args, message):
+    result = invoke(env, *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_parse_ttl():
+    assert [parse_ttl(t) for t in ("90", "90s", "15m", "2h", "7d")] == [90, 90, 900, 7200, 604800]
+    for bad in ("0", "-1", "1w", "", "h"):
+        with pytest.raises(ConfigError):
+            parse_ttl(bad)
+
+
+def test_demo_is_loaded_once_with_three_bom_versions(env, database_url):
+    first = invoke(env, "demo")
+    assert first.exit_code == 0, first.output
+    assert "(loaded)" in first.stdout or "(already loaded)" in first.stdout
+    second = invoke(env, "demo")
+    assert "(already loaded)" in second.stdout
+    url = [line for line in first.stdout.splitlines() if "chat URL" in line][0]
+    assert url in second.stdout
+    chat_id = url.split("/chat/")[1].strip()
+    with psycopg.connect(database_url) as conn:
+        agents = {r[0] for r in conn.execute(
+            "select distinct agent_name from messages where chat_id = %s and role = 'assistant'", (chat_id,))}
+        assert agents == {"orchestrator", "bomGenerator", "wiringExpert", "codeGenerator"}
+        versions = conn.execute(
+            """select v.version_number, v.change_summary, array_agg(p.mpn order by p.position)
+                 from artifacts a join artifact_versions v on v.artifact_id = a.id
+                 join parts p on p.artifact_version_id = v.id
+                where a.chat_id = %s and a.type = 'bom'
+                group by 1, 2 order by 1""", (chat_id,)).fetchall()
+        assert versions == [
+            (1, "Initial BOM", ["ESP32-DEVKITC-32E", "AM2302", "SSD1306-128X64-I2C"]),
+            (2, "Replaced DHT22 with BME280", ["ESP32-DEVKITC-32E", "BME280", "SSD1306-128X64-I2C"]),
+            (3, "Cheaper ESP32 variant", ["ESP32-WROOM-32E-N4", "BME280", "SSD1306-128X64-I2C"]),
+        ]
+        parents = conn.execute(
+            """select v.version_number, p.version_number from artifact_versions v
+                 join artifacts a on a.id = v.artifact_id
+                 left join artifact_versions p on p.id = v.parent_version_id
+                where a.chat_id = %s and a.type = 'bom' order by 1""", (chat_id,)).fetchall()
+        assert parents == [(1, None), (2, 1), (3, 2)]
+        assert conn.execute(
+            """select count(*) from connections c join artifact_versions v on v.id = c.artifact_version_id
+                 join artifacts a on a.id = v.artifact_id where a.chat_id = %s""", (chat_id,)).fetchone()[0] == 8
+        assert conn.execute("select array_agg(success_unit order by success_unit) from code_files f "
+                            "join artifact_versions v on v.id = f.artifact_version_id join artifacts a on "
+                            "a.id = v.artifact_id where a.chat_id = %s", (chat_id,)).fetchone()[0] == [1, 2, 3]
+        title, count = conn.execute("select title, message_count from chats where id = %s", (chat_id,)).fetchone()
+        assert (title, count) == ("ESP32 Weather Station", 11)
+
+
+@pytest.mark.parametrize("url, message", [
+    ("postgresql://postgres@127.0.0.1:1/nothing", "cannot connect to PostgreSQL at 127.0.0.1:1/nothing"),
+    ("this is not a url", "invalid database URL"),
+])
+def test_bad_database_urls_are_clear_errors(url, message):
+    result = runner.invoke(app, ["migrate", "--database-url", url], env={"OHM_JWT_SECRET": JWT_SECRET})
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+
+
+def test_sql_prints_the_schema():
+    result = runner.invoke(app, ["sql"])
+    assert result.exit_code == 0
+    assert result.stdout.startswith("-- OHM schema")
+    assert "create table public.messages" in result.stdout
+    assert result.stdout.rstrip().endswith("commit;")
