@@ -131,3 +131,40 @@ def user(make_user: Callable[..., User]) -> User:
 @pytest.fixture
 def other_user(make_user: Callable[..., User]) -> User:
     return make_user("bob")
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str) -> Iterator[str]:
+    """The real app under uvicorn on a free port, in a background thread."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from ohm.api.app import create_app
+    from ohm.config import Settings
+
+    app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
+@pytest.fixture(scope="session")
+def service_token() -> str:
+    return issue_token(JWT_SECRET, role="service_role")

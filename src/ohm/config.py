@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     db_connect_timeout: int = Field(default=10, ge=1)
+    max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
+                                description="Largest request body the API reads (413 beyond).")
 
     @field_validator("database_url", "app_database_url", mode="before")
     @classmethod

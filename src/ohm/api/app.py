@@ -10,14 +10,15 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 
-from anyio import to_thread
 from fastapi import FastAPI, Request
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from ohm import __version__
 from ohm.api.errors import install_error_handlers
+from ohm.api.limits import ProblemJson413
 from ohm.config import Settings
 from ohm.db.session import Database
-from ohm.db.target import DatabaseTarget, open_target
+from ohm.db.target import open_database
 
 OnReady = Callable[[FastAPI], Awaitable[None]]
 
@@ -29,24 +30,13 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The secret first: a missing one should stop us before anything starts.
         app.state.jwt_secret = settings.resolve_jwt_secret()
-        target_cm = open_target(settings)
-        target: DatabaseTarget = await to_thread.run_sync(target_cm.__enter__)
-        try:
-            db = Database(target.app_url, min_size=settings.db_pool_min,
-                          max_size=settings.db_pool_max,
-                          connect_timeout=settings.db_connect_timeout)
-            await db.open()
+        async with open_database(settings) as db:
             app.state.db = db
-            app.state.target = target
+            app.state.target = db.target
             app.state.settings = settings
-            try:
-                if on_ready is not None:
-                    await on_ready(app)
-                yield
-            finally:
-                await db.close()
-        finally:
-            await to_thread.run_sync(target_cm.__exit__, None, None, None)
+            if on_ready is not None:
+                await on_ready(app)
+            yield
 
     app = FastAPI(
         title="OHM",
@@ -55,10 +45,14 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    # Starlette's limiter inside, the problem+json rewrite of its 413 around it.
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(ProblemJson413)
 
-    from ohm.api.routes import health
+    from ohm.api.routes import chats, health
 
     app.include_router(health.router)
+    app.include_router(chats.router)
     return app
 
 

@@ -60,6 +60,9 @@ async def _validation_error(request: Request, exc: RequestValidationError) -> JS
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    if exc.status_code == 413:
+        return problem(413, "the request body is larger than this endpoint accepts", title="Content too large",
+                       type_="urn:ohm:problem:content-too-large")
     return problem(exc.status_code, str(exc.detail) if exc.detail else None,
                    headers=getattr(exc, "headers", None))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
@@ -37,6 +38,8 @@ class Database:
             kwargs={"autocommit": True, "connect_timeout": connect_timeout, "row_factory": dict_row},
             name="ohm",
         )
+        self.target: Any = None
+        """The DatabaseTarget this pool was opened for, when opened through ``open_database``."""
 
     async def open(self, *, wait: bool = True) -> None:
         await self.pool.open(wait=wait)

@@ -9,7 +9,7 @@ embedded server when no URL is configured.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import psycopg
@@ -18,6 +18,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from ohm.config import APP_ROLE, Settings
 from ohm.db.embedded import EmbeddedPostgres
 from ohm.db.migrate import MigrationReport, migrate, set_app_role_password
+from ohm.db.session import Database
 
 
 class DatabaseUnavailable(Exception):
@@ -104,3 +105,26 @@ def open_target(settings: Settings, *, run_migrations: bool = True) -> Iterator[
     finally:
         if embedded is not None:
             embedded.stop()
+
+
+@contextlib.asynccontextmanager
+async def open_database(settings: Settings | None = None) -> AsyncIterator[Database]:
+    """For agents using OHM in-process: the configured (or embedded) database, migrated, as a pool.
+
+    ::
+
+        async with open_database() as db:
+            chat = await chats.create_chat(db, Identity.user(user_id), ChatCreate(title="..."))
+    """
+    from anyio import to_thread
+
+    settings = settings or Settings()
+    target_cm = open_target(settings)
+    target = await to_thread.run_sync(target_cm.__enter__)
+    try:
+        async with Database(target.app_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
+                            connect_timeout=settings.db_connect_timeout) as db:
+            db.target = target
+            yield db
+    finally:
+        await to_thread.run_sync(target_cm.__exit__, None, None, None)

@@ -1,0 +1,48 @@
+"""Request dependencies: who is asking, and the database."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from ohm.auth import Identity, InvalidToken, verify_token
+from ohm.db.session import Database
+
+bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT (HS256). No token: anon.")
+
+
+def unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+
+
+async def current_identity(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Identity:
+    header = request.headers.get("authorization")
+    if credentials is None:
+        if header:  # present but not "Bearer <token>"
+            raise unauthorized("use 'Authorization: Bearer <token>'")
+        return Identity.anon()
+    try:
+        return verify_token(request.app.state.jwt_secret, credentials.credentials)
+    except InvalidToken as exc:
+        raise unauthorized(str(exc)) from None
+
+
+async def signed_in(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
+    """Writes need a user (or the service role)."""
+    if identity.role == "anon":
+        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+    return identity
+
+
+def database(request: Request) -> Database:
+    return request.app.state.db
+
+
+AnyIdentity = Annotated[Identity, Depends(current_identity)]
+SignedIn = Annotated[Identity, Depends(signed_in)]
+Db = Annotated[Database, Depends(database)]

@@ -1,0 +1,100 @@
+"""/v1/chats and /v1/messages: thin routers over ohm.store.chats and ohm.store.messages."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Response, status
+
+from ohm.api.deps import AnyIdentity, Db, SignedIn
+from ohm.models import (
+    Chat,
+    ChatCreate,
+    ChatDetail,
+    ChatUpdate,
+    Message,
+    MessageCreate,
+    MessageDetail,
+    MessagePage,
+    Page,
+)
+from ohm.store import chats as chat_store
+from ohm.store import messages as message_store
+
+router = APIRouter(prefix="/v1", tags=["chats"])
+
+NOT_FOUND = {404: {"description": "No such chat, or not yours to see (never told apart)."}}
+
+
+@router.post("/chats", status_code=status.HTTP_201_CREATED, response_model=Chat, responses={401: {}, 422: {}})
+async def create_chat(db: Db, identity: SignedIn, body: ChatCreate | None = None) -> Chat:
+    """Create a chat. Its `url` (`/chat/<id>`) is its address from now on."""
+    return await chat_store.create_chat(db, identity, body or ChatCreate())
+
+
+@router.get("/chats", response_model=Page[Chat])
+async def list_chats(
+    db: Db,
+    identity: AnyIdentity,
+    limit: Annotated[int, Query(ge=1, le=chat_store.MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    project_id: uuid.UUID | None = None,
+    archived: Annotated[Literal["false", "true", "any"],
+                        Query(description="false (default): the active list; true: the archive; any: both.")] = "false",
+    pinned: bool | None = None,
+    user_id: Annotated[uuid.UUID | None, Query(description="Service role only: whose chats.")] = None,
+) -> Page[Chat]:
+    """Your chats, most recent activity first, with keyset pagination."""
+    return await chat_store.list_chats(db, identity, limit=limit, cursor=cursor, project_id=project_id,
+                                       archived=None if archived == "any" else archived == "true",
+                                       pinned=pinned, user_id=user_id)
+
+
+@router.get("/chats/{chat_id}", response_model=ChatDetail, responses=NOT_FOUND)
+async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity) -> ChatDetail:
+    """The chat with its active branch, its artifacts (current versions) and its project."""
+    return await chat_store.get_chat(db, identity, chat_id)
+
+
+@router.patch("/chats/{chat_id}", response_model=Chat, responses=NOT_FOUND)
+async def update_chat(chat_id: uuid.UUID, body: ChatUpdate, db: Db, identity: SignedIn) -> Chat:
+    """Rename, archive, pin, publish, move to a project, or switch the active branch."""
+    return await chat_store.update_chat(db, identity, chat_id, body)
+
+
+@router.delete("/chats/{chat_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
+async def delete_chat(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> Response:
+    """Delete the chat with its messages, artifacts and share links."""
+    await chat_store.delete_chat(db, identity, chat_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/chats/{chat_id}/messages", status_code=status.HTTP_201_CREATED, response_model=Message,
+             responses={**NOT_FOUND, 413: {"description": "content > 1 MiB, or content_json/metadata > 256 KiB"}})
+async def post_message(chat_id: uuid.UUID, body: MessageCreate, db: Db, identity: SignedIn) -> Message:
+    """Append a message. Without `parent_id` it continues the active branch; with a parent that is not
+    the current leaf it starts a new branch (an edit or a regeneration)."""
+    return await message_store.append_message(db, identity, chat_id, body)
+
+
+@router.get("/chats/{chat_id}/messages", response_model=MessagePage, responses=NOT_FOUND)
+async def list_messages(
+    chat_id: uuid.UUID,
+    db: Db,
+    identity: AnyIdentity,
+    leaf_id: Annotated[uuid.UUID | None, Query(description="Show the branch ending here.")] = None,
+    all: Annotated[bool, Query(description="The whole tree, every branch.")] = False,
+    after_sequence: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    limit: Annotated[int, Query(ge=1, le=message_store.MAX_PAGE)] = 100,
+) -> MessagePage:
+    """Messages in order: the active branch by default."""
+    return await message_store.list_messages(db, identity, chat_id, leaf_id=leaf_id, whole_tree=all,
+                                             after_sequence=after_sequence, limit=limit)
+
+
+@router.get("/messages/{message_id}", response_model=MessageDetail, tags=["chats"],
+            responses={404: {"description": "No such message, or not yours to see."}})
+async def get_message(message_id: uuid.UUID, db: Db, identity: AnyIdentity) -> MessageDetail:
+    """One message with its siblings (for "2 / 3" branch switching) and children."""
+    return await message_store.get_message(db, identity, message_id)

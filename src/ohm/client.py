@@ -1,0 +1,314 @@
+"""Typed HTTP client for OHM's API, sync (``OhmClient``) and async (``AsyncOhmClient``).
+
+Both return the same pydantic models the server sends (``ohm.models``) and
+raise :class:`OhmError` subclasses carrying the problem+json body::
+
+    with OhmClient("http://127.0.0.1:8000", token=TOKEN) as ohm:
+        chat = ohm.create_chat(title="Weather station")
+        ohm.post_message(chat.id, "user", "Which sensor for outdoor humidity?")
+        ohm.post_message(chat.id, "assistant", "A BME280.", agent={"name": "bomGenerator",
+                         "model": "openai/o1"}, intent="BOM", usage={"input_tokens": 900, "output_tokens": 40})
+        print(ohm.get_chat(chat.id).messages)
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import AsyncIterator, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+from pydantic import BaseModel, TypeAdapter
+
+from ohm.models import (
+    AgentInfo,
+    Chat,
+    ChatDetail,
+    ChatPhase,
+    Intent,
+    Message,
+    MessageDetail,
+    MessagePage,
+    MessageRole,
+    Page,
+    Usage,
+)
+
+M = TypeVar("M")
+
+
+class _NotGiven:
+    def __repr__(self) -> str:
+        return "NOT_GIVEN"
+
+
+NOT_GIVEN: Any = _NotGiven()
+"""Marks an argument that was not passed (different from an explicit ``None``)."""
+
+
+class OhmError(Exception):
+    """The API answered with an error; ``problem`` is its problem+json body."""
+
+    def __init__(self, status: int, problem: Mapping[str, Any]) -> None:
+        self.status = status
+        self.problem = dict(problem)
+        self.title = str(problem.get("title", ""))
+        self.detail = str(problem.get("detail", ""))
+        super().__init__(f"{status} {self.title}: {self.detail}".strip(": "))
+
+
+class UnauthorizedError(OhmError):
+    pass
+
+
+class NotFoundError(OhmError):
+    pass
+
+
+class ConflictError(OhmError):
+    pass
+
+
+class TooLargeError(OhmError):
+    pass
+
+
+class InvalidError(OhmError):
+    pass
+
+
+class UnavailableError(OhmError):
+    pass
+
+
+ERRORS: dict[int, type[OhmError]] = {
+    401: UnauthorizedError, 404: NotFoundError, 409: ConflictError, 413: TooLargeError, 422: InvalidError,
+    503: UnavailableError,
+}
+
+
+@dataclass
+class _Call(Generic[M]):
+    """One API call: what to send and what comes back."""
+
+    method: str
+    path: str
+    model: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+    json: Any = None
+
+    def request_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"params": {k: _param(v) for k, v in self.params.items() if v is not None}}
+        if self.json is not None:
+            kwargs["json"] = self.json
+        return kwargs
+
+    def parse(self, response: httpx.Response) -> M:
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"title": response.reason_phrase, "detail": response.text}
+            raise ERRORS.get(response.status_code, OhmError)(response.status_code, body)
+        if self.model is None:
+            return None  # type: ignore[return-value]
+        return _adapter(self.model).validate_python(response.json())
+
+
+@functools.lru_cache(maxsize=64)
+def _adapter(model: Any) -> TypeAdapter[Any]:
+    return TypeAdapter(model)
+
+
+def _param(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, uuid.UUID) else value
+
+
+def _json_body(values: Mapping[str, Any], *, keep_none: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A request body: NOT_GIVEN is left out, and None too unless it is meaningful for that field."""
+    body = {}
+    for key, value in values.items():
+        if value is NOT_GIVEN or (value is None and key not in keep_none):
+            continue
+        if isinstance(value, BaseModel):
+            value = value.model_dump(mode="json", exclude_none=True)
+        elif isinstance(value, uuid.UUID):
+            value = str(value)
+        body[key] = value
+    return body
+
+
+# The calls, described once for both clients.
+
+
+def _create_chat(title, project_id, phase, is_public, user_id) -> _Call[Chat]:
+    return _Call("POST", "/v1/chats", Chat, json=_json_body(
+        {"title": title, "project_id": project_id, "phase": phase, "is_public": is_public, "user_id": user_id}))
+
+
+def _update_chat(chat_id, changes: Mapping[str, Any]) -> _Call[Chat]:
+    return _Call("PATCH", f"/v1/chats/{chat_id}", Chat, json=_json_body(changes, keep_none=tuple(changes)))
+
+
+def _list_chats(limit, cursor, project_id, archived, pinned, user_id) -> _Call[Page[Chat]]:
+    archived_param = "any" if archived is None else archived
+    return _Call("GET", "/v1/chats", Page[Chat], params={
+        "limit": limit, "cursor": cursor, "project_id": project_id, "archived": archived_param,
+        "pinned": pinned, "user_id": user_id})
+
+
+def _post_message(chat_id, role, content, parent_id, content_json, agent, intent, usage, latency_ms,
+                  metadata) -> _Call[Message]:
+    body = _json_body({
+        "role": role, "content": content, "parent_id": parent_id, "content_json": content_json, "agent": agent,
+        "intent": intent, "usage": usage, "latency_ms": latency_ms, "metadata": metadata,
+    }, keep_none=("parent_id",))
+    return _Call("POST", f"/v1/chats/{chat_id}/messages", Message, json=body)
+
+
+def _list_messages(chat_id, leaf_id, whole_tree, after_sequence, limit) -> _Call[MessagePage]:
+    return _Call("GET", f"/v1/chats/{chat_id}/messages", MessagePage, params={
+        "leaf_id": leaf_id, "all": whole_tree or None, "after_sequence": after_sequence, "limit": limit})
+
+
+def _headers(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+class OhmClient:
+    """Synchronous client. ``token`` is a user JWT or a service-role key; none = anon."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=base_url, headers=_headers(token), timeout=timeout, transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OhmClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: _Call[M]) -> M:
+        return call.parse(self._http.request(call.method, call.path, **call.request_kwargs()))
+
+    def health(self) -> dict[str, Any]:
+        return self._send(_Call("GET", "/healthz", dict[str, Any]))
+
+    def create_chat(self, title: str | None = None, project_id: uuid.UUID | None = None, *,
+                    phase: ChatPhase | None = None, is_public: bool | None = None,
+                    user_id: uuid.UUID | None = None) -> Chat:
+        return self._send(_create_chat(title, project_id, phase, is_public, user_id))
+
+    def list_chats(self, *, limit: int = 50, cursor: str | None = None, project_id: uuid.UUID | None = None,
+                   archived: bool | None = False, pinned: bool | None = None,
+                   user_id: uuid.UUID | None = None) -> Page[Chat]:
+        return self._send(_list_chats(limit, cursor, project_id, archived, pinned, user_id))
+
+    def iter_chats(self, **filters: Any) -> Iterator[Chat]:
+        """Every chat, page after page."""
+        cursor = None
+        while True:
+            page = self.list_chats(cursor=cursor, **filters)
+            yield from page.items
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    def get_chat(self, chat_id: uuid.UUID | str) -> ChatDetail:
+        return self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+
+    def update_chat(self, chat_id: uuid.UUID | str, **changes: Any) -> Chat:
+        return self._send(_update_chat(chat_id, changes))
+
+    def delete_chat(self, chat_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/chats/{chat_id}"))
+
+    def post_message(self, chat_id: uuid.UUID | str, role: MessageRole, content: str = "", *,
+                     parent_id: uuid.UUID | None = NOT_GIVEN, content_json: Any = None,
+                     agent: AgentInfo | Mapping[str, Any] | None = None, intent: Intent | None = None,
+                     usage: Usage | Mapping[str, Any] | None = None, latency_ms: int | None = None,
+                     metadata: Mapping[str, Any] | None = None) -> Message:
+        return self._send(_post_message(chat_id, role, content, parent_id, content_json, agent, intent, usage,
+                                        latency_ms, metadata))
+
+    def list_messages(self, chat_id: uuid.UUID | str, *, leaf_id: uuid.UUID | None = None,
+                      whole_tree: bool = False, after_sequence: int = 0, limit: int = 100) -> MessagePage:
+        return self._send(_list_messages(chat_id, leaf_id, whole_tree, after_sequence, limit))
+
+    def get_message(self, message_id: uuid.UUID | str) -> MessageDetail:
+        return self._send(_Call("GET", f"/v1/messages/{message_id}", MessageDetail))
+
+
+class AsyncOhmClient:
+    """Asynchronous client with the same methods as :class:`OhmClient`."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30.0,
+                 transport: httpx.AsyncBaseTransport | None = None) -> None:
+        self._http = httpx.AsyncClient(base_url=base_url, headers=_headers(token), timeout=timeout,
+                                       transport=transport)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncOhmClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _send(self, call: _Call[M]) -> M:
+        return call.parse(await self._http.request(call.method, call.path, **call.request_kwargs()))
+
+    async def health(self) -> dict[str, Any]:
+        return await self._send(_Call("GET", "/healthz", dict[str, Any]))
+
+    async def create_chat(self, title: str | None = None, project_id: uuid.UUID | None = None, *,
+                          phase: ChatPhase | None = None, is_public: bool | None = None,
+                          user_id: uuid.UUID | None = None) -> Chat:
+        return await self._send(_create_chat(title, project_id, phase, is_public, user_id))
+
+    async def list_chats(self, *, limit: int = 50, cursor: str | None = None,
+                         project_id: uuid.UUID | None = None, archived: bool | None = False,
+                         pinned: bool | None = None, user_id: uuid.UUID | None = None) -> Page[Chat]:
+        return await self._send(_list_chats(limit, cursor, project_id, archived, pinned, user_id))
+
+    async def iter_chats(self, **filters: Any) -> AsyncIterator[Chat]:
+        cursor = None
+        while True:
+            page = await self.list_chats(cursor=cursor, **filters)
+            for chat in page.items:
+                yield chat
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def get_chat(self, chat_id: uuid.UUID | str) -> ChatDetail:
+        return await self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+
+    async def update_chat(self, chat_id: uuid.UUID | str, **changes: Any) -> Chat:
+        return await self._send(_update_chat(chat_id, changes))
+
+    async def delete_chat(self, chat_id: uuid.UUID | str) -> None:
+        await self._send(_Call("DELETE", f"/v1/chats/{chat_id}"))
+
+    async def post_message(self, chat_id: uuid.UUID | str, role: MessageRole, content: str = "", *,
+                           parent_id: uuid.UUID | None = NOT_GIVEN, content_json: Any = None,
+                           agent: AgentInfo | Mapping[str, Any] | None = None, intent: Intent | None = None,
+                           usage: Usage | Mapping[str, Any] | None = None, latency_ms: int | None = None,
+                           metadata: Mapping[str, Any] | None = None) -> Message:
+        return await self._send(_post_message(chat_id, role, content, parent_id, content_json, agent, intent,
+                                              usage, latency_ms, metadata))
+
+    async def list_messages(self, chat_id: uuid.UUID | str, *, leaf_id: uuid.UUID | None = None,
+                            whole_tree: bool = False, after_sequence: int = 0, limit: int = 100) -> MessagePage:
+        return await self._send(_list_messages(chat_id, leaf_id, whole_tree, after_sequence, limit))
+
+    async def get_message(self, message_id: uuid.UUID | str) -> MessageDetail:
+        return await self._send(_Call("GET", f"/v1/messages/{message_id}", MessageDetail))

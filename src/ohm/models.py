@@ -1,0 +1,197 @@
+"""The shapes that cross OHM's boundaries: store results, API bodies, client returns.
+
+Pure pydantic, no I/O: the store returns these, the API serialises them, the
+typed client parses them back.  Input models forbid unknown fields so a typo
+is a 422, not a silently ignored value.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+MessageRole = Literal["user", "assistant", "system", "tool"]
+Intent = Literal["CHAT", "PLAN", "BOM", "WIRING", "CODE", "VERIFY", "DATASHEET", "DEBUG", "RESEARCH", "SUMMARY"]
+ChatPhase = Literal["ideation", "requirements", "bom", "wiring", "code", "verification", "complete"]
+ArtifactType = Literal["bom", "wiring", "code", "document", "diagram", "plan", "verification_report"]
+ProjectStatus = Literal["draft", "active", "completed", "archived"]
+
+INT32_MAX = 2**31 - 1
+
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+NonNegInt = Annotated[int, Field(ge=0, le=INT32_MAX)]
+
+T = TypeVar("T")
+
+
+class Input(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- agents and usage ---------------------------------------------------------------------------
+
+
+class AgentInfo(Input):
+    """Which agent answered."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    model: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    icon: Annotated[str, StringConstraints(min_length=1, max_length=32)] | None = None
+
+
+class Usage(Input):
+    """Tokens an answer took and, if the agent knows it, what it cost."""
+
+    input_tokens: NonNegInt = 0
+    output_tokens: NonNegInt = 0
+    cost_usd: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=6)] | None = None
+
+
+# --- chats ----------------------------------------------------------------------------------------
+
+
+class ChatCreate(Input):
+    title: Title | None = None
+    project_id: uuid.UUID | None = None
+    phase: ChatPhase | None = None
+    is_public: bool = False
+    user_id: uuid.UUID | None = Field(
+        default=None, description="Owner of the new chat; only the service role may (and must) set it."
+    )
+
+
+class ChatUpdate(Input):
+    """Only the fields present are changed; ``null`` clears a nullable field."""
+
+    title: Title | None = None
+    phase: ChatPhase | None = None
+    is_archived: bool | None = None
+    is_pinned: bool | None = None
+    is_public: bool | None = None
+    project_id: uuid.UUID | None = None
+    current_leaf_id: uuid.UUID | None = None
+
+
+class Chat(BaseModel):
+    id: uuid.UUID
+    url: str = Field(description="The chat's own URL path, /chat/<id>.")
+    user_id: uuid.UUID
+    project_id: uuid.UUID | None
+    title: str | None
+    phase: ChatPhase
+    is_public: bool
+    is_archived: bool
+    is_pinned: bool
+    message_count: int
+    last_message_at: datetime
+    forked_from: uuid.UUID | None
+    current_leaf_id: uuid.UUID | None
+    total_input_tokens: int
+    total_output_tokens: int
+    total_cost_usd: Decimal
+    created_at: datetime
+    updated_at: datetime
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last page.")
+
+
+# --- messages -------------------------------------------------------------------------------------
+
+
+class MessageCreate(Input):
+    role: MessageRole
+    content: str = ""
+    content_json: Any | None = None
+    parent_id: uuid.UUID | None = Field(
+        default=None,
+        description="The message this one answers or replaces. Omitted: the chat's current leaf. "
+        "null: a new root (an edit of the first message).",
+    )
+    agent: AgentInfo | None = None
+    intent: Intent | None = None
+    usage: Usage | None = None
+    latency_ms: NonNegInt | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class Message(BaseModel):
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    parent_id: uuid.UUID | None
+    sequence_number: int
+    role: MessageRole
+    content: str
+    content_json: Any | None
+    agent: AgentInfo | None
+    intent: Intent | None
+    usage: Usage
+    latency_ms: int | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class MessageDetail(Message):
+    """A message with its place in the tree, for "2 / 3" branch switchers."""
+
+    sibling_ids: list[uuid.UUID] = Field(description="All children of this message's parent, oldest first.")
+    sibling_index: int = Field(description="Position of this message among its siblings (0-based).")
+    child_ids: list[uuid.UUID]
+
+
+class MessagePage(BaseModel):
+    items: list[Message]
+    next_after_sequence: int | None = Field(
+        description="Pass as `after_sequence` for the next page; null on the last page."
+    )
+
+
+# --- what a chat shows beside its messages ---------------------------------------------------
+
+
+class ArtifactSummary(BaseModel):
+    """An artifact with its current version's content."""
+
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    project_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+    type: ArtifactType
+    title: str
+    current_version: int | None
+    total_versions: int
+    version_id: uuid.UUID | None
+    content_text: str | None
+    content_json: Any | None
+    change_summary: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class Project(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    name: str
+    description: str | None
+    goal: str | None
+    location: str | None
+    budget_amount: Decimal | None
+    budget_currency: str
+    requirements: Any
+    workflow_steps: Any
+    success_metrics: Any
+    status: ProjectStatus
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChatDetail(Chat):
+    messages: list[Message] = Field(description="The active branch, oldest first.")
+    artifacts: list[ArtifactSummary]
+    project: Project | None

@@ -1,0 +1,76 @@
+"""What every store module shares: error translation, limits, keyset cursors."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+from psycopg import errors
+
+from ohm.store.errors import Invalid, NotFound, TooLarge
+
+MiB = 1024 * 1024
+KiB = 1024
+
+
+@contextlib.contextmanager
+def database_errors(not_found: str = "not found") -> Iterator[None]:
+    """Turn what PostgreSQL refuses into domain errors (the transaction is rolled back by the caller)."""
+    try:
+        yield
+    except errors.InsufficientPrivilege:
+        # A write RLS or a column privilege refused: to the caller the row is not theirs.
+        raise NotFound(not_found) from None
+    except errors.CheckViolation as exc:
+        name = exc.diag.constraint_name or ""
+        if any(part in name for part in ("content", "metadata", "_json")):
+            raise TooLarge(f"value too large ({name})") from None
+        raise Invalid(f"value not allowed ({name})") from None
+    except errors.StringDataRightTruncation:
+        raise Invalid("a value is too long") from None
+    except (errors.UntranslatableCharacter, errors.CharacterNotInRepertoire):
+        raise Invalid("text contains characters PostgreSQL cannot store (NUL)") from None
+    except psycopg.DataError as exc:
+        raise Invalid(f"invalid value: {' '.join(str(exc).split())}") from None
+
+
+def check_text_size(name: str, value: str | None, limit: int) -> None:
+    if value is None:
+        return
+    if "\x00" in value:
+        raise Invalid(f"{name} contains a NUL character")
+    size = len(value.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise TooLarge(f"{name} is {size} bytes; the limit is {limit}", limit=limit)
+
+
+def check_json_size(name: str, value: Any, limit: int) -> None:
+    """Size as PostgreSQL's jsonb text output measures it (UTF-8, ', ' and ': ')."""
+    if value is None:
+        return
+    text = json.dumps(value, ensure_ascii=False)
+    if "\\u0000" in text:
+        raise Invalid(f"{name} contains a NUL character")
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > limit:
+        raise TooLarge(f"{name} is {size} bytes as JSON; the limit is {limit}", limit=limit)
+
+
+def encode_cursor(*values: Any) -> str:
+    raw = json.dumps([str(v) if not isinstance(v, (int, float)) else v for v in values])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str, arity: int) -> list[Any]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        values = json.loads(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, UnicodeError):
+        raise Invalid("malformed cursor") from None
+    if not isinstance(values, list) or len(values) != arity:
+        raise Invalid("malformed cursor")
+    return values

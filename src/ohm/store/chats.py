@@ -1,0 +1,212 @@
+"""Chats: create, list (keyset), load with branch + artifacts + project, update, delete.
+
+Every function runs in one transaction as the given identity; row-level
+security decides what exists.  The owner filter in ``list_chats`` is what
+"my chats" means (public chats of others are readable but are not yours),
+not the protection: RLS is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from psycopg import AsyncConnection, errors
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.models import ArtifactSummary, Chat, ChatCreate, ChatDetail, ChatUpdate, Page, Project
+from ohm.store._common import database_errors, decode_cursor, encode_cursor
+from ohm.store.errors import Invalid, NotFound
+from ohm.store.messages import BRANCH_SQL, message_from_row
+
+CHAT_COLUMNS = """
+    c.id, c.user_id, c.project_id, c.title, c.phase::text as phase, c.is_public, c.is_archived, c.is_pinned,
+    c.message_count, c.last_message_at, c.forked_from, c.current_leaf_id, c.total_input_tokens,
+    c.total_output_tokens, c.total_cost_usd, c.created_at, c.updated_at
+"""
+
+NOT_FOUND = "chat not found"
+MAX_PAGE = 200
+
+
+def chat_from_row(row: dict[str, Any]) -> Chat:
+    return Chat(url=f"/chat/{row['id']}", **row)
+
+
+async def create_chat(db: Database, identity: Identity, data: ChatCreate) -> Chat:
+    owner = _owner_for_new_chat(identity, data.user_id)
+    async with db.acting_as(identity) as conn:
+        with database_errors("project not found"):
+            try:
+                cur = await conn.execute(
+                    f"""insert into public.chats as c (user_id, project_id, title, phase, is_public)
+                        values (%s, %s, %s, coalesce(%s::public.chat_phase, 'ideation'), %s)
+                        returning {CHAT_COLUMNS}""",
+                    (owner, data.project_id, data.title, data.phase, data.is_public),
+                )
+            except errors.ForeignKeyViolation:
+                if data.user_id is not None:
+                    raise Invalid("unknown user_id or a project of another user") from None
+                raise Invalid("project_id is not one of your projects") from None
+            return chat_from_row(await cur.fetchone())
+
+
+def _owner_for_new_chat(identity: Identity, requested: uuid.UUID | None) -> uuid.UUID:
+    if identity.role == "service_role":
+        if requested is None:
+            raise Invalid("the service role must say whose chat this is (user_id)")
+        return requested
+    if identity.user_id is None:
+        raise NotFound("sign in to create chats")
+    if requested is not None and requested != identity.user_id:
+        raise Invalid("user_id can only be set by the service role")
+    return identity.user_id
+
+
+async def list_chats(
+    db: Database,
+    identity: Identity,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    project_id: uuid.UUID | None = None,
+    archived: bool | None = False,
+    pinned: bool | None = None,
+    user_id: uuid.UUID | None = None,
+) -> Page[Chat]:
+    """The caller's chats, most recent activity first (the service role: ``user_id``'s, or all)."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
+    owner = identity.user_id if identity.role != "service_role" else user_id
+    if identity.role == "anon":
+        return Page[Chat](items=[], next_cursor=None)
+    where = ["true"]
+    params: list[Any] = []
+    filters = {"c.user_id": owner, "c.project_id": project_id, "c.is_archived": archived, "c.is_pinned": pinned}
+    for column, value in filters.items():
+        if value is not None:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if cursor is not None:
+        last_at, last_id = decode_cursor(cursor, 2)
+        try:
+            after = (datetime.fromisoformat(last_at), uuid.UUID(last_id))
+        except (TypeError, ValueError):
+            raise Invalid("malformed cursor") from None
+        where.append("(c.last_message_at, c.id) < (%s, %s)")
+        params.extend(after)
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute(
+            f"""select {CHAT_COLUMNS} from public.chats c
+                 where {' and '.join(where)}
+                 order by c.last_message_at desc, c.id desc
+                 limit %s""",
+            (*params, limit + 1),
+        )
+        rows = await cur.fetchall()
+    items = [chat_from_row(r) for r in rows[:limit]]
+    next_cursor = None
+    if len(rows) > limit:
+        last = items[-1]
+        next_cursor = encode_cursor(last.last_message_at.isoformat(), last.id)
+    return Page[Chat](items=items, next_cursor=next_cursor)
+
+
+ARTIFACTS_SQL = """
+select a.id, a.chat_id, a.project_id, a.message_id, a.type::text as type, a.title, a.current_version,
+       a.total_versions, v.id as version_id, v.content_text, v.content_json, v.change_summary,
+       a.created_at, a.updated_at
+  from public.artifacts a
+  left join public.artifact_versions v on v.artifact_id = a.id and v.version_number = a.current_version
+ where a.chat_id = %s
+ order by a.created_at, a.id
+"""
+
+PROJECT_SQL = """
+select p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amount, p.budget_currency,
+       p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.created_at,
+       p.updated_at
+  from public.projects p
+ where p.id = (select c.project_id from public.chats c where c.id = %s)
+"""
+
+
+async def get_chat(db: Database, identity: Identity, chat_id: uuid.UUID) -> ChatDetail:
+    """The chat, its active branch, its artifacts (current versions) and its project.
+
+    Four statements sent in one pipeline: one round trip, no N+1.
+    """
+    async with db.acting_as(identity) as conn:
+        async with conn.pipeline():
+            chat_cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (chat_id,))
+            branch_cur = await conn.execute(BRANCH_SQL, {"chat_id": chat_id, "leaf_id": None})
+            artifacts_cur = await conn.execute(ARTIFACTS_SQL, (chat_id,))
+            # Projects are private: anon may not even ask (no privilege), others get no row.
+            project_cur = await conn.execute(PROJECT_SQL, (chat_id,)) if identity.role != "anon" else None
+        chat = await chat_cur.fetchone()
+        if chat is None:
+            raise NotFound(NOT_FOUND)
+        messages = [message_from_row(r) for r in await branch_cur.fetchall()]
+        artifacts = [ArtifactSummary.model_validate(r) for r in await artifacts_cur.fetchall()]
+        project = await project_cur.fetchone() if project_cur is not None else None
+    return ChatDetail(
+        url=f"/chat/{chat['id']}",
+        **chat,
+        messages=messages,
+        artifacts=artifacts,
+        project=Project.model_validate(project) if project else None,
+    )
+
+
+UPDATABLE = ("title", "phase", "is_archived", "is_pinned", "is_public", "project_id", "current_leaf_id")
+NOT_NULL = {"phase", "is_archived", "is_pinned", "is_public"}
+
+
+async def update_chat(db: Database, identity: Identity, chat_id: uuid.UUID, data: ChatUpdate) -> Chat:
+    changes = {name: getattr(data, name) for name in UPDATABLE if name in data.model_fields_set}
+    for name in NOT_NULL & changes.keys():
+        if changes[name] is None:
+            raise Invalid(f"{name} cannot be null")
+    async with db.acting_as(identity) as conn:
+        if not changes:
+            return await _fetch_chat_for_update(conn, chat_id)
+        # The leaf must be a message of this chat: check it now, not at commit.
+        await conn.execute("set constraints public.chats_current_leaf_fk immediate")
+        assignments = ", ".join(
+            f"{name} = %s::public.chat_phase" if name == "phase" else f"{name} = %s" for name in changes
+        )
+        with database_errors(NOT_FOUND):
+            try:
+                cur = await conn.execute(
+                    f"update public.chats c set {assignments} where c.id = %s returning {CHAT_COLUMNS}",
+                    (*changes.values(), chat_id),
+                )
+            except errors.ForeignKeyViolation as exc:
+                if exc.diag.constraint_name == "chats_current_leaf_fk":
+                    raise Invalid("current_leaf_id is not a message of this chat") from None
+                raise Invalid("project_id is not one of your projects") from None
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        return chat_from_row(row)
+
+
+async def _fetch_chat_for_update(conn: AsyncConnection, chat_id: uuid.UUID) -> Chat:
+    # FOR UPDATE applies the UPDATE policy: an empty PATCH still needs write access.
+    with database_errors(NOT_FOUND):
+        cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s for update", (chat_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return chat_from_row(row)
+
+
+async def delete_chat(db: Database, identity: Identity, chat_id: uuid.UUID) -> None:
+    """Delete a chat with its messages, artifacts and shares (uploads stay)."""
+    async with db.acting_as(identity) as conn:
+        with database_errors(NOT_FOUND):
+            cur = await conn.execute("delete from public.chats where id = %s", (chat_id,))
+        if cur.rowcount == 0:
+            raise NotFound(NOT_FOUND)

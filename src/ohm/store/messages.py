@@ -1,0 +1,201 @@
+"""Messages: append (numbered, branching), list a branch or the tree, one message with siblings.
+
+Appending is one statement: it locks the chat row (``FOR UPDATE``, which also
+applies the chat's UPDATE policy, so only the owner or the service role gets
+a row), takes the current leaf as the default parent, and inserts; the
+trigger numbers the message from the locked chat's counter.  Writers of one
+chat therefore queue on that row and get gap-free numbers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg import errors
+from psycopg.types.json import Jsonb
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.models import AgentInfo, Message, MessageCreate, MessageDetail, MessagePage, Usage
+from ohm.store._common import KiB, MiB, check_json_size, check_text_size, database_errors
+from ohm.store.errors import Invalid, NotFound
+
+CONTENT_LIMIT = 1 * MiB
+JSON_LIMIT = 256 * KiB
+MAX_PAGE = 1000
+
+MESSAGE_COLUMNS = """
+    m.id, m.chat_id, m.parent_id, m.sequence_number, m.role::text as role, m.content, m.content_json,
+    m.agent_name, m.agent_model, m.agent_icon, m.intent::text as intent, m.input_tokens, m.output_tokens,
+    m.cost_usd, m.latency_ms, m.metadata, m.created_at
+"""
+
+# The branch that ends at a leaf (given, else the chat's current leaf, else
+# its newest message), walked up through parent_id and returned oldest first.
+BRANCH_SQL = f"""
+with recursive leaf as (
+  select coalesce(
+           %(leaf_id)s::uuid,
+           (select c.current_leaf_id from public.chats c where c.id = %(chat_id)s),
+           (select m.id from public.messages m where m.chat_id = %(chat_id)s
+             order by m.sequence_number desc limit 1)
+         ) as id
+), branch as (
+  select {MESSAGE_COLUMNS}
+    from public.messages m join leaf on m.id = leaf.id
+   where m.chat_id = %(chat_id)s
+  union all
+  select {MESSAGE_COLUMNS}
+    from public.messages m join branch b on m.chat_id = b.chat_id and m.id = b.parent_id
+)
+select * from branch order by sequence_number
+"""
+
+APPEND_SQL = f"""
+with chat as (
+  select c.id, c.user_id, c.current_leaf_id from public.chats c where c.id = %(chat_id)s for update
+)
+insert into public.messages as m
+  (chat_id, user_id, parent_id, role, content, content_json, agent_name, agent_model, agent_icon, intent,
+   input_tokens, output_tokens, cost_usd, latency_ms, metadata)
+select chat.id, chat.user_id,
+       case when %(parent_given)s then %(parent_id)s::uuid else chat.current_leaf_id end,
+       %(role)s::public.message_role, %(content)s, %(content_json)s, %(agent_name)s, %(agent_model)s,
+       %(agent_icon)s, %(intent)s::public.agent_intent, %(input_tokens)s, %(output_tokens)s, %(cost_usd)s,
+       %(latency_ms)s, %(metadata)s
+  from chat
+returning {MESSAGE_COLUMNS}
+"""
+
+NOT_FOUND = "chat not found"
+
+
+def message_from_row(row: dict[str, Any]) -> Message:
+    return Message(**_message_fields(row))
+
+
+def _message_fields(row: dict[str, Any]) -> dict[str, Any]:
+    fields = dict(row)
+    name, model, icon = fields.pop("agent_name"), fields.pop("agent_model"), fields.pop("agent_icon")
+    fields["agent"] = AgentInfo(name=name, model=model, icon=icon) if name else None
+    fields["usage"] = Usage(
+        input_tokens=fields.pop("input_tokens"),
+        output_tokens=fields.pop("output_tokens"),
+        cost_usd=fields.pop("cost_usd"),
+    )
+    return fields
+
+
+def validate_message(data: MessageCreate) -> None:
+    """The size limits, checked before anything is sent to the database."""
+    check_text_size("content", data.content, CONTENT_LIMIT)
+    check_json_size("content_json", data.content_json, JSON_LIMIT)
+    check_json_size("metadata", data.metadata, JSON_LIMIT)
+
+
+async def append_message(db: Database, identity: Identity, chat_id: uuid.UUID, data: MessageCreate) -> Message:
+    """Add a message to a chat; it becomes the chat's current leaf.
+
+    Without ``parent_id`` the parent is the current leaf; with a parent that
+    is not the current leaf (an edit or a regeneration) a new branch starts.
+    """
+    validate_message(data)
+    usage = data.usage or Usage()
+    agent = data.agent
+    params = {
+        "chat_id": chat_id,
+        "parent_given": "parent_id" in data.model_fields_set,
+        "parent_id": data.parent_id,
+        "role": data.role,
+        "content": data.content,
+        "content_json": Jsonb(data.content_json) if data.content_json is not None else None,
+        "agent_name": agent.name if agent else None,
+        "agent_model": agent.model if agent else None,
+        "agent_icon": agent.icon if agent else None,
+        "intent": data.intent,
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "cost_usd": usage.cost_usd,
+        "latency_ms": data.latency_ms,
+        "metadata": Jsonb(data.metadata or {}),
+    }
+    async with db.acting_as(identity) as conn:
+        with database_errors(NOT_FOUND):
+            try:
+                cur = await conn.execute(APPEND_SQL, params)
+            except errors.ForeignKeyViolation as exc:
+                if exc.diag.constraint_name == "messages_chat_id_parent_id_fkey":
+                    raise Invalid("parent_id is not a message of this chat") from None
+                raise NotFound(NOT_FOUND) from None
+        row = await cur.fetchone()
+        if row is None:
+            raise NotFound(NOT_FOUND)
+        return message_from_row(row)
+
+
+async def list_messages(
+    db: Database,
+    identity: Identity,
+    chat_id: uuid.UUID,
+    *,
+    leaf_id: uuid.UUID | None = None,
+    whole_tree: bool = False,
+    after_sequence: int = 0,
+    limit: int = 100,
+) -> MessagePage:
+    """The active branch (or the branch ending at ``leaf_id``, or the whole tree), oldest first."""
+    if not 1 <= limit <= MAX_PAGE:
+        raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
+    if after_sequence < 0:
+        raise Invalid("after_sequence must be >= 0")
+    if whole_tree and leaf_id is not None:
+        raise Invalid("all=true and leaf_id exclude each other")
+    async with db.acting_as(identity) as conn:
+        async with conn.pipeline():
+            chat_cur = await conn.execute("select 1 from public.chats where id = %s", (chat_id,))
+            leaf_cur = await conn.execute(
+                "select 1 from public.messages where id = %s and chat_id = %s", (leaf_id, chat_id)
+            )
+            if whole_tree:
+                rows_cur = await conn.execute(
+                    f"""select {MESSAGE_COLUMNS} from public.messages m
+                         where m.chat_id = %s and m.sequence_number > %s
+                         order by m.sequence_number limit %s""",
+                    (chat_id, after_sequence, limit + 1),
+                )
+            else:
+                rows_cur = await conn.execute(
+                    f"select * from ({BRANCH_SQL}) b where b.sequence_number > %(after)s "
+                    "order by b.sequence_number limit %(limit)s",
+                    {"chat_id": chat_id, "leaf_id": leaf_id, "after": after_sequence, "limit": limit + 1},
+                )
+        if await chat_cur.fetchone() is None:
+            raise NotFound(NOT_FOUND)
+        if leaf_id is not None and await leaf_cur.fetchone() is None:
+            raise Invalid("leaf_id is not a message of this chat")
+        rows = await rows_cur.fetchall()
+    items = [message_from_row(r) for r in rows[:limit]]
+    more = len(rows) > limit
+    return MessagePage(items=items, next_after_sequence=items[-1].sequence_number if more else None)
+
+
+async def get_message(db: Database, identity: Identity, message_id: uuid.UUID) -> MessageDetail:
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute(
+            f"""select {MESSAGE_COLUMNS},
+                       array(select s.id from public.messages s
+                              where s.chat_id = m.chat_id
+                                and (s.parent_id = m.parent_id or (m.parent_id is null and s.parent_id is null))
+                              order by s.sequence_number) as sibling_ids,
+                       array(select k.id from public.messages k
+                              where k.chat_id = m.chat_id and k.parent_id = m.id
+                              order by k.sequence_number) as child_ids
+                  from public.messages m where m.id = %s""",
+            (message_id,),
+        )
+        row = await cur.fetchone()
+    if row is None:
+        raise NotFound("message not found")
+    fields = _message_fields(row)
+    return MessageDetail(**fields, sibling_index=fields["sibling_ids"].index(fields["id"]))
