@@ -139,3 +139,30 @@ def test_sql_prints_the_schema():
     assert result.stdout.startswith("-- OHM schema")
     assert "create table public.messages" in result.stdout
     assert result.stdout.rstrip().endswith("commit;")
+
+
+async def test_the_worker_listener_gives_connections_tcp_nodelay():
+    """uvicorn's own shared listener loses TCP_NODELAY (40 ms per keep-alive request); ours keeps it."""
+    import asyncio
+    import socket
+
+    from ohm.cli import tcp_listener
+
+    listener = tcp_listener("127.0.0.1", 0)
+    seen: list[int] = []
+
+    class Probe(asyncio.Protocol):
+        def connection_made(self, transport):
+            sock = transport.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            transport.close()
+
+    loop = asyncio.get_running_loop()
+    server = await loop.create_server(Probe, sock=listener)
+    port = listener.getsockname()[1]
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    await reader.read()
+    writer.close()
+    server.close()
+    await server.wait_closed()
+    assert seen == [1]

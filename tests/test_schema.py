@@ -178,3 +178,27 @@ def test_design_indexes(conn):
     assert "UNIQUE INDEX" in defs["idx_messages_chat_seq"]
     assert "(chat_id, sequence_number)" in defs["idx_messages_chat_seq"]
     assert "gin (content_search)" in defs["idx_messages_search"]
+
+
+@pytest.mark.parametrize("role", ["anon", "authenticated", "service_role"])
+def test_api_roles_cannot_call_the_append_fast_path(app_url, role, make_user):
+    """Only the server may pick an identity: the function takes it as an argument."""
+    from ohm.auth import Identity
+
+    from .conftest import acting
+
+    victim = make_user("victim")
+    identity = Identity.user(victim.id) if role == "authenticated" else Identity(role)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with acting(app_url, identity) as conn:
+            conn.execute(
+                "select * from ohm.append_message('service_role', '{}', gen_random_uuid(), false, null, 'user', "
+                "'x', null, null, null, null, null, 0, 0, null, null, '{}')")
+
+
+def test_the_fast_path_refuses_anon(app_url):
+    with pytest.raises(psycopg.errors.InsufficientPrivilege, match="may not append"):
+        with psycopg.connect(app_url) as conn:
+            conn.execute(
+                "select * from ohm.append_message('anon', '{}', gen_random_uuid(), false, null, 'user', "
+                "'x', null, null, null, null, null, 0, 0, null, null, '{}')")

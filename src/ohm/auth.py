@@ -125,3 +125,30 @@ def verify_token(secret: str, token: str) -> Identity:
             raise InvalidToken("token subject is not a user id") from None
         return Identity("authenticated", user_id, claims)
     return Identity(role, None, {k: v for k, v in claims.items() if k != "sub"})
+
+
+class TokenCache:
+    """Verified tokens, so a client sending the same token does not pay for HMAC and JSON each time.
+
+    Keyed by the exact token string (same string, same signature, same
+    claims); an entry is only used before the token's ``exp``.  Bounded: the
+    oldest entries go first.
+    """
+
+    def __init__(self, secret: str, max_entries: int = 10_000) -> None:
+        self.secret = secret
+        self.max_entries = max_entries
+        self._entries: dict[str, tuple[Identity, float]] = {}
+
+    def verify(self, token: str) -> Identity:
+        hit = self._entries.get(token)
+        if hit is not None:
+            identity, expires = hit
+            if time.time() < expires:
+                return identity
+            del self._entries[token]
+        identity = verify_token(self.secret, token)
+        if len(self._entries) >= self.max_entries:
+            self._entries.pop(next(iter(self._entries)))
+        self._entries[token] = (identity, float(identity.claims.get("exp", 0)))
+        return identity

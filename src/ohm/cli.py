@@ -77,12 +77,16 @@ def settings_for(database_url: str | None, **overrides: Any) -> Settings:
 def with_database(settings: Settings, work: Callable[[DatabaseTarget, Database], Any]) -> Any:
     """Open the target (migrating it), run async ``work`` with a pool, clean up."""
     with open_target(settings) as target:
-        async def run() -> Any:
-            async with Database(target.app_url, min_size=1, max_size=2,
-                                connect_timeout=settings.db_connect_timeout) as db:
-                return await work(target, db)
+        return _with_pool(settings, target, work)
 
-        return asyncio.run(run())
+
+def _with_pool(settings: Settings, target: DatabaseTarget, work: Callable[[DatabaseTarget, Database], Any]) -> Any:
+    async def run() -> Any:
+        async with Database(target.app_url, min_size=1, max_size=2,
+                            connect_timeout=settings.db_connect_timeout) as db:
+            return await work(target, db)
+
+    return asyncio.run(run())
 
 
 @app.callback(invoke_without_command=True)
@@ -102,29 +106,63 @@ def serve(
     database_url: DatabaseUrlOption = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo project if missing and print "
                                        "its chat URL and a token for its owner.")] = False,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each with its own pool).")] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log every request.")] = True,
 ) -> None:
     """Run the HTTP API (OpenAPI docs at /docs, health at /healthz)."""
-    import uvicorn
-
-    from ohm.api.app import create_app
+    import os
 
     settings = settings_for(database_url, host=host, port=port)
-    settings.resolve_jwt_secret()  # fail before starting anything
+    secret = settings.resolve_jwt_secret()  # fail before starting anything
     base = f"http://{settings.host}:{settings.port}"
-
-    async def announce(fastapi_app: Any) -> None:
+    # This process migrates (and, embedded, holds the server) for as long as it serves;
+    # the app in each worker attaches to the same database.
+    with open_target(settings) as target:
         where = "embedded PostgreSQL in " + str(settings.data_dir) if settings.embedded \
             else describe(settings.database_url or "")
         out.print(f"[bold]OHM {__version__}[/bold] on {where}")
         out.print(f"API docs: {base}/docs")
         if demo:
-            found = await demo_store.load_demo(fastapi_app.state.db)
-            token = issue_token(fastapi_app.state.jwt_secret, user_id=found.user_id,
-                                email=demo_store.DEMO_EMAIL, ttl_seconds=7 * 24 * 3600)
-            _print_demo(found, token, base)
+            async def load(target: DatabaseTarget, db: Database) -> Any:
+                return await demo_store.load_demo(db)
 
-    uvicorn.run(create_app(settings, on_ready=announce), host=settings.host, port=settings.port,
-                log_level="info")
+            found = _with_pool(settings, target, load)
+            token_ = issue_token(secret, user_id=found.user_id, email=demo_store.DEMO_EMAIL,
+                                 ttl_seconds=7 * 24 * 3600)
+            _print_demo(found, token_, base)
+        # Workers read their settings from the environment, like any OHM process.
+        for name, value in (("OHM_DATABASE_URL", settings.database_url), ("OHM_DATA_DIR", str(settings.data_dir)),
+                            ("OHM_JWT_SECRET", secret)):
+            if value:
+                os.environ[name] = value
+        _run_uvicorn(settings, workers, access_log)
+
+
+def _run_uvicorn(settings: Settings, workers: int, access_log: bool) -> None:
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config("ohm.api.app:create_app", factory=True, host=settings.host, port=settings.port,
+                            workers=workers, log_level="info", access_log=access_log)
+    if workers == 1:
+        uvicorn.Server(config).run()
+        return
+    # uvicorn binds the shared listener without IPPROTO_TCP, so asyncio never sets
+    # TCP_NODELAY on accepted connections and every keep-alive response waits ~40 ms
+    # for a delayed ACK (Kludex/uvicorn#3149). Bind it ourselves, as TCP.
+    Multiprocess(config, sockets=[tcp_listener(settings.host, settings.port)]).run()
+
+
+def tcp_listener(host: str, port: int) -> Any:
+    """A listening TCP socket that worker processes inherit, declared as IPPROTO_TCP."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
 
 
 @app.command()

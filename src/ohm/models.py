@@ -90,6 +90,7 @@ class Chat(BaseModel):
     last_message_at: datetime
     forked_from: uuid.UUID | None
     current_leaf_id: uuid.UUID | None
+    is_branched: bool = Field(description="True once a message was added off the current leaf (edit, regeneration).")
     total_input_tokens: int
     total_output_tokens: int
     total_cost_usd: Decimal
@@ -103,6 +104,22 @@ class Page(BaseModel, Generic[T]):
 
 
 # --- messages -------------------------------------------------------------------------------------
+
+
+class MessageAgent(BaseModel):
+    """Which agent answered (as stored)."""
+
+    name: str
+    model: str | None = None
+    icon: str | None = None
+
+
+class MessageUsage(BaseModel):
+    """Tokens and cost of a message (as stored)."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: Decimal | None = None
 
 
 class MessageCreate(Input):
@@ -129,9 +146,9 @@ class Message(BaseModel):
     role: MessageRole
     content: str
     content_json: Any | None
-    agent: AgentInfo | None
+    agent: MessageAgent | None
     intent: Intent | None
-    usage: Usage
+    usage: MessageUsage
     latency_ms: int | None
     metadata: dict[str, Any]
     created_at: datetime

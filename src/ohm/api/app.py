@@ -16,6 +16,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from ohm import __version__
 from ohm.api.errors import install_error_handlers
 from ohm.api.limits import ProblemJson413
+from ohm.auth import TokenCache
 from ohm.config import Settings
 from ohm.db.session import Database
 from ohm.db.target import open_database
@@ -30,6 +31,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The secret first: a missing one should stop us before anything starts.
         app.state.jwt_secret = settings.resolve_jwt_secret()
+        app.state.tokens = TokenCache(app.state.jwt_secret)
         async with open_database(settings) as db:
             app.state.db = db
             app.state.target = db.target

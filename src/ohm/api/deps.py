@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ohm.auth import Identity, InvalidToken, verify_token
+from ohm.auth import Identity, InvalidToken
 from ohm.db.session import Database
 
 bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT (HS256). No token: anon.")
@@ -27,7 +27,7 @@ async def current_identity(
             raise unauthorized("use 'Authorization: Bearer <token>'")
         return Identity.anon()
     try:
-        return verify_token(request.app.state.jwt_secret, credentials.credentials)
+        return request.app.state.tokens.verify(credentials.credentials)
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
 

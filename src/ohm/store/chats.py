@@ -13,17 +13,18 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection, errors
+from psycopg.rows import tuple_row
 
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import ArtifactSummary, Chat, ChatCreate, ChatDetail, ChatUpdate, Page, Project
 from ohm.store._common import database_errors, decode_cursor, encode_cursor
 from ohm.store.errors import Invalid, NotFound
-from ohm.store.messages import BRANCH_SQL, message_from_row
+from ohm.store.messages import BRANCH_SQL, messages_from_tuples
 
 CHAT_COLUMNS = """
     c.id, c.user_id, c.project_id, c.title, c.phase::text as phase, c.is_public, c.is_archived, c.is_pinned,
-    c.message_count, c.last_message_at, c.forked_from, c.current_leaf_id, c.total_input_tokens,
+    c.message_count, c.last_message_at, c.forked_from, c.current_leaf_id, c.is_branched, c.total_input_tokens,
     c.total_output_tokens, c.total_cost_usd, c.created_at, c.updated_at
 """
 
@@ -46,11 +47,12 @@ async def create_chat(db: Database, identity: Identity, data: ChatCreate) -> Cha
                         returning {CHAT_COLUMNS}""",
                     (owner, data.project_id, data.title, data.phase, data.is_public),
                 )
+                row = await cur.fetchone()
             except errors.ForeignKeyViolation:
                 if data.user_id is not None:
                     raise Invalid("unknown user_id or a project of another user") from None
                 raise Invalid("project_id is not one of your projects") from None
-            return chat_from_row(await cur.fetchone())
+        return chat_from_row(row)
 
 
 def _owner_for_new_chat(identity: Identity, requested: uuid.UUID | None) -> uuid.UUID:
@@ -136,19 +138,20 @@ select p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amou
 async def get_chat(db: Database, identity: Identity, chat_id: uuid.UUID) -> ChatDetail:
     """The chat, its active branch, its artifacts (current versions) and its project.
 
-    Four statements sent in one pipeline: one round trip, no N+1.
+    Four statements sent together in one pipeline: one round trip, no N+1.
     """
     async with db.acting_as(identity) as conn:
         async with conn.pipeline():
             chat_cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (chat_id,))
-            branch_cur = await conn.execute(BRANCH_SQL, {"chat_id": chat_id, "leaf_id": None})
+            branch_cur = conn.cursor(row_factory=tuple_row)
+            await branch_cur.execute(BRANCH_SQL, {"chat_id": chat_id, "leaf_id": None})
             artifacts_cur = await conn.execute(ARTIFACTS_SQL, (chat_id,))
             # Projects are private: anon may not even ask (no privilege), others get no row.
             project_cur = await conn.execute(PROJECT_SQL, (chat_id,)) if identity.role != "anon" else None
         chat = await chat_cur.fetchone()
         if chat is None:
             raise NotFound(NOT_FOUND)
-        messages = [message_from_row(r) for r in await branch_cur.fetchall()]
+        messages = messages_from_tuples(await branch_cur.fetchall())
         artifacts = [ArtifactSummary.model_validate(r) for r in await artifacts_cur.fetchall()]
         project = await project_cur.fetchone() if project_cur is not None else None
     return ChatDetail(
@@ -183,11 +186,11 @@ async def update_chat(db: Database, identity: Identity, chat_id: uuid.UUID, data
                     f"update public.chats c set {assignments} where c.id = %s returning {CHAT_COLUMNS}",
                     (*changes.values(), chat_id),
                 )
+                row = await cur.fetchone()
             except errors.ForeignKeyViolation as exc:
                 if exc.diag.constraint_name == "chats_current_leaf_fk":
                     raise Invalid("current_leaf_id is not a message of this chat") from None
                 raise Invalid("project_id is not one of your projects") from None
-        row = await cur.fetchone()
         if row is None:
             raise NotFound(NOT_FOUND)
         return chat_from_row(row)
@@ -197,7 +200,7 @@ async def _fetch_chat_for_update(conn: AsyncConnection, chat_id: uuid.UUID) -> C
     # FOR UPDATE applies the UPDATE policy: an empty PATCH still needs write access.
     with database_errors(NOT_FOUND):
         cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s for update", (chat_id,))
-    row = await cur.fetchone()
+        row = await cur.fetchone()
     if row is None:
         raise NotFound(NOT_FOUND)
     return chat_from_row(row)
@@ -207,6 +210,7 @@ async def delete_chat(db: Database, identity: Identity, chat_id: uuid.UUID) -> N
     """Delete a chat with its messages, artifacts and shares (uploads stay)."""
     async with db.acting_as(identity) as conn:
         with database_errors(NOT_FOUND):
-            cur = await conn.execute("delete from public.chats where id = %s", (chat_id,))
-        if cur.rowcount == 0:
+            cur = await conn.execute("delete from public.chats where id = %s returning id", (chat_id,))
+            deleted = await cur.fetchone()
+        if deleted is None:
             raise NotFound(NOT_FOUND)

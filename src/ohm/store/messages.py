@@ -1,8 +1,9 @@
 """Messages: append (numbered, branching), list a branch or the tree, one message with siblings.
 
-Appending is one statement: it locks the chat row (``FOR UPDATE``, which also
-applies the chat's UPDATE policy, so only the owner or the service role gets
-a row), takes the current leaf as the default parent, and inserts; the
+Appending is one statement (``ohm.append_message``, one round trip): it
+switches to the caller's identity, locks the chat row (``FOR UPDATE``, which
+also applies the chat's UPDATE policy, so only the owner or the service role
+gets a row), takes the current leaf as the default parent, and inserts; the
 trigger numbers the message from the locked chat's counter.  Writers of one
 chat therefore queue on that row and get gap-free numbers.
 """
@@ -13,11 +14,13 @@ import uuid
 from typing import Any
 
 from psycopg import errors
+from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
+from pydantic import TypeAdapter
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.models import AgentInfo, Message, MessageCreate, MessageDetail, MessagePage, Usage
+from ohm.models import Message, MessageCreate, MessageDetail, MessagePage, Usage
 from ohm.store._common import KiB, MiB, check_json_size, check_text_size, database_errors
 from ohm.store.errors import Invalid, NotFound
 
@@ -32,58 +35,79 @@ MESSAGE_COLUMNS = """
 """
 
 # The branch that ends at a leaf (given, else the chat's current leaf, else
-# its newest message), walked up through parent_id and returned oldest first.
+# its newest message), oldest first.  A chat that never branched (and whose
+# leaf is its newest message) is read in sequence order straight from the
+# index; otherwise the branch is walked up through parent_id, starting from a
+# primary-key lookup of the leaf.
 BRANCH_SQL = f"""
-with recursive leaf as (
-  select coalesce(
-           %(leaf_id)s::uuid,
-           (select c.current_leaf_id from public.chats c where c.id = %(chat_id)s),
-           (select m.id from public.messages m where m.chat_id = %(chat_id)s
-             order by m.sequence_number desc limit 1)
-         ) as id
+with recursive p as (
+  select %(leaf_id)s::uuid is null and not c.is_branched
+         and (c.current_leaf_id is null or c.current_leaf_id = n.newest) as linear,
+         coalesce(%(leaf_id)s::uuid, c.current_leaf_id, n.newest) as leaf
+    from public.chats c
+    left join lateral (
+      select m2.id as newest from public.messages m2
+       where m2.chat_id = c.id order by m2.sequence_number desc limit 1
+    ) n on true
+   where c.id = %(chat_id)s
 ), branch as (
   select {MESSAGE_COLUMNS}
-    from public.messages m join leaf on m.id = leaf.id
-   where m.chat_id = %(chat_id)s
+    from public.messages m
+   where m.id = (select p.leaf from p where not p.linear) and m.chat_id = %(chat_id)s
   union all
   select {MESSAGE_COLUMNS}
     from public.messages m join branch b on m.chat_id = b.chat_id and m.id = b.parent_id
 )
-select * from branch order by sequence_number
+select * from branch
+union all
+select {MESSAGE_COLUMNS}
+  from public.messages m
+ where m.chat_id = %(chat_id)s and (select p.linear from p)
+order by sequence_number
 """
 
-APPEND_SQL = f"""
-with chat as (
-  select c.id, c.user_id, c.current_leaf_id from public.chats c where c.id = %(chat_id)s for update
-)
-insert into public.messages as m
-  (chat_id, user_id, parent_id, role, content, content_json, agent_name, agent_model, agent_icon, intent,
-   input_tokens, output_tokens, cost_usd, latency_ms, metadata)
-select chat.id, chat.user_id,
-       case when %(parent_given)s then %(parent_id)s::uuid else chat.current_leaf_id end,
-       %(role)s::public.message_role, %(content)s, %(content_json)s, %(agent_name)s, %(agent_model)s,
-       %(agent_icon)s, %(intent)s::public.agent_intent, %(input_tokens)s, %(output_tokens)s, %(cost_usd)s,
-       %(latency_ms)s, %(metadata)s
-  from chat
-returning {MESSAGE_COLUMNS}
+# The locked insert lives in the database (migration 0014): the identity
+# travels as arguments so that an append is one statement, one round trip.
+APPEND_SQL = """
+select * from ohm.append_message(
+  %(role)s, %(claims)s, %(chat_id)s, %(parent_given)s, %(parent_id)s, %(message_role)s, %(content)s,
+  %(content_json)s, %(agent_name)s, %(agent_model)s, %(agent_icon)s, %(intent)s, %(input_tokens)s,
+  %(output_tokens)s, %(cost_usd)s, %(latency_ms)s, %(metadata)s)
 """
 
 NOT_FOUND = "chat not found"
 
 
+MESSAGE_LIST = TypeAdapter(list[Message])
+
+
 def message_from_row(row: dict[str, Any]) -> Message:
-    return Message(**_message_fields(row))
+    return Message.model_validate(_message_fields(row))
+
+
+def messages_from_tuples(rows: list[tuple]) -> list[Message]:
+    """Many rows (tuples in MESSAGE_COLUMNS order) in one pydantic call: one trip into its Rust core."""
+    return MESSAGE_LIST.validate_python([
+        {"id": id_, "chat_id": chat_id, "parent_id": parent_id, "sequence_number": seq, "role": role,
+         "content": content, "content_json": content_json,
+         "agent": {"name": agent, "model": model, "icon": icon} if agent else None,
+         "intent": intent,
+         "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost},
+         "latency_ms": latency, "metadata": metadata, "created_at": created}
+        for (id_, chat_id, parent_id, seq, role, content, content_json, agent, model, icon, intent, tokens_in,
+             tokens_out, cost, latency, metadata, created) in rows
+    ])
 
 
 def _message_fields(row: dict[str, Any]) -> dict[str, Any]:
     fields = dict(row)
     name, model, icon = fields.pop("agent_name"), fields.pop("agent_model"), fields.pop("agent_icon")
-    fields["agent"] = AgentInfo(name=name, model=model, icon=icon) if name else None
-    fields["usage"] = Usage(
-        input_tokens=fields.pop("input_tokens"),
-        output_tokens=fields.pop("output_tokens"),
-        cost_usd=fields.pop("cost_usd"),
-    )
+    fields["agent"] = {"name": name, "model": model, "icon": icon} if name else None
+    fields["usage"] = {
+        "input_tokens": fields.pop("input_tokens"),
+        "output_tokens": fields.pop("output_tokens"),
+        "cost_usd": fields.pop("cost_usd"),
+    }
     return fields
 
 
@@ -103,11 +127,15 @@ async def append_message(db: Database, identity: Identity, chat_id: uuid.UUID, d
     validate_message(data)
     usage = data.usage or Usage()
     agent = data.agent
+    if identity.role == "anon":
+        raise NotFound(NOT_FOUND)
     params = {
+        "role": identity.role,
+        "claims": identity.claims_json(),
         "chat_id": chat_id,
         "parent_given": "parent_id" in data.model_fields_set,
         "parent_id": data.parent_id,
-        "role": data.role,
+        "message_role": data.role,
         "content": data.content,
         "content_json": Jsonb(data.content_json) if data.content_json is not None else None,
         "agent_name": agent.name if agent else None,
@@ -120,18 +148,16 @@ async def append_message(db: Database, identity: Identity, chat_id: uuid.UUID, d
         "latency_ms": data.latency_ms,
         "metadata": Jsonb(data.metadata or {}),
     }
-    async with db.acting_as(identity) as conn:
-        with database_errors(NOT_FOUND):
-            try:
-                cur = await conn.execute(APPEND_SQL, params)
-            except errors.ForeignKeyViolation as exc:
-                if exc.diag.constraint_name == "messages_chat_id_parent_id_fkey":
-                    raise Invalid("parent_id is not a message of this chat") from None
-                raise NotFound(NOT_FOUND) from None
-        row = await cur.fetchone()
-        if row is None:
-            raise NotFound(NOT_FOUND)
-        return message_from_row(row)
+    with database_errors(NOT_FOUND):
+        try:
+            row = await db.run_one(APPEND_SQL, params)
+        except errors.ForeignKeyViolation as exc:
+            if exc.diag.constraint_name == "messages_chat_id_parent_id_fkey":
+                raise Invalid("parent_id is not a message of this chat") from None
+            raise NotFound(NOT_FOUND) from None
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return message_from_row(row)
 
 
 async def list_messages(
@@ -157,15 +183,16 @@ async def list_messages(
             leaf_cur = await conn.execute(
                 "select 1 from public.messages where id = %s and chat_id = %s", (leaf_id, chat_id)
             )
+            rows_cur = conn.cursor(row_factory=tuple_row)
             if whole_tree:
-                rows_cur = await conn.execute(
+                await rows_cur.execute(
                     f"""select {MESSAGE_COLUMNS} from public.messages m
                          where m.chat_id = %s and m.sequence_number > %s
                          order by m.sequence_number limit %s""",
                     (chat_id, after_sequence, limit + 1),
                 )
             else:
-                rows_cur = await conn.execute(
+                await rows_cur.execute(
                     f"select * from ({BRANCH_SQL}) b where b.sequence_number > %(after)s "
                     "order by b.sequence_number limit %(limit)s",
                     {"chat_id": chat_id, "leaf_id": leaf_id, "after": after_sequence, "limit": limit + 1},
@@ -175,7 +202,7 @@ async def list_messages(
         if leaf_id is not None and await leaf_cur.fetchone() is None:
             raise Invalid("leaf_id is not a message of this chat")
         rows = await rows_cur.fetchall()
-    items = [message_from_row(r) for r in rows[:limit]]
+    items = messages_from_tuples(rows[:limit])
     more = len(rows) > limit
     return MessagePage(items=items, next_after_sequence=items[-1].sequence_number if more else None)
 

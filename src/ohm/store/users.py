@@ -58,9 +58,9 @@ async def create_user(db: Database, email: str, display_name: str | None = None)
                 "insert into auth.users (email, raw_user_meta_data) values (%s, %s) returning id",
                 (email, Jsonb(meta)),
             )
+            user_id = (await cur.fetchone())["id"]
         except errors.UniqueViolation:
             raise Conflict(f"a user with email {email} already exists") from None
-        user_id = (await cur.fetchone())["id"]
         cur = await conn.execute(f"select {PROFILE_COLUMNS} from public.profiles where id = %s", (user_id,))
         return Profile.model_validate(await cur.fetchone())
 

@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response, status
 
 from ohm.api.deps import AnyIdentity, Db, SignedIn
+from ohm.api.responses import json_response
 from ohm.models import (
     Chat,
     ChatCreate,
@@ -28,9 +29,9 @@ NOT_FOUND = {404: {"description": "No such chat, or not yours to see (never told
 
 
 @router.post("/chats", status_code=status.HTTP_201_CREATED, response_model=Chat, responses={401: {}, 422: {}})
-async def create_chat(db: Db, identity: SignedIn, body: ChatCreate | None = None) -> Chat:
+async def create_chat(db: Db, identity: SignedIn, body: ChatCreate | None = None) -> Response:
     """Create a chat. Its `url` (`/chat/<id>`) is its address from now on."""
-    return await chat_store.create_chat(db, identity, body or ChatCreate())
+    return json_response(await chat_store.create_chat(db, identity, body or ChatCreate()), 201)
 
 
 @router.get("/chats", response_model=Page[Chat])
@@ -44,23 +45,24 @@ async def list_chats(
                         Query(description="false (default): the active list; true: the archive; any: both.")] = "false",
     pinned: bool | None = None,
     user_id: Annotated[uuid.UUID | None, Query(description="Service role only: whose chats.")] = None,
-) -> Page[Chat]:
+) -> Response:
     """Your chats, most recent activity first, with keyset pagination."""
-    return await chat_store.list_chats(db, identity, limit=limit, cursor=cursor, project_id=project_id,
+    page = await chat_store.list_chats(db, identity, limit=limit, cursor=cursor, project_id=project_id,
                                        archived=None if archived == "any" else archived == "true",
                                        pinned=pinned, user_id=user_id)
+    return json_response(page)
 
 
 @router.get("/chats/{chat_id}", response_model=ChatDetail, responses=NOT_FOUND)
-async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity) -> ChatDetail:
+async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:
     """The chat with its active branch, its artifacts (current versions) and its project."""
-    return await chat_store.get_chat(db, identity, chat_id)
+    return json_response(await chat_store.get_chat(db, identity, chat_id))
 
 
 @router.patch("/chats/{chat_id}", response_model=Chat, responses=NOT_FOUND)
-async def update_chat(chat_id: uuid.UUID, body: ChatUpdate, db: Db, identity: SignedIn) -> Chat:
+async def update_chat(chat_id: uuid.UUID, body: ChatUpdate, db: Db, identity: SignedIn) -> Response:
     """Rename, archive, pin, publish, move to a project, or switch the active branch."""
-    return await chat_store.update_chat(db, identity, chat_id, body)
+    return json_response(await chat_store.update_chat(db, identity, chat_id, body))
 
 
 @router.delete("/chats/{chat_id}", status_code=status.HTTP_204_NO_CONTENT, responses=NOT_FOUND)
@@ -72,10 +74,10 @@ async def delete_chat(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> Respons
 
 @router.post("/chats/{chat_id}/messages", status_code=status.HTTP_201_CREATED, response_model=Message,
              responses={**NOT_FOUND, 413: {"description": "content > 1 MiB, or content_json/metadata > 256 KiB"}})
-async def post_message(chat_id: uuid.UUID, body: MessageCreate, db: Db, identity: SignedIn) -> Message:
+async def post_message(chat_id: uuid.UUID, body: MessageCreate, db: Db, identity: SignedIn) -> Response:
     """Append a message. Without `parent_id` it continues the active branch; with a parent that is not
     the current leaf it starts a new branch (an edit or a regeneration)."""
-    return await message_store.append_message(db, identity, chat_id, body)
+    return json_response(await message_store.append_message(db, identity, chat_id, body), 201)
 
 
 @router.get("/chats/{chat_id}/messages", response_model=MessagePage, responses=NOT_FOUND)
@@ -87,14 +89,15 @@ async def list_messages(
     all: Annotated[bool, Query(description="The whole tree, every branch.")] = False,
     after_sequence: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=message_store.MAX_PAGE)] = 100,
-) -> MessagePage:
+) -> Response:
     """Messages in order: the active branch by default."""
-    return await message_store.list_messages(db, identity, chat_id, leaf_id=leaf_id, whole_tree=all,
-                                             after_sequence=after_sequence, limit=limit)
+    return json_response(await message_store.list_messages(db, identity, chat_id, leaf_id=leaf_id,
+                                                           whole_tree=all, after_sequence=after_sequence,
+                                                           limit=limit))
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, tags=["chats"],
             responses={404: {"description": "No such message, or not yours to see."}})
-async def get_message(message_id: uuid.UUID, db: Db, identity: AnyIdentity) -> MessageDetail:
+async def get_message(message_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:
     """One message with its siblings (for "2 / 3" branch switching) and children."""
-    return await message_store.get_message(db, identity, message_id)
+    return json_response(await message_store.get_message(db, identity, message_id))

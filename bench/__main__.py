@@ -1,0 +1,151 @@
+"""python -m bench: OHM's benchmarks and scale generator (see docs/benchmarks.md).
+
+  python -m bench run --out bench/results/small.json
+  python -m bench scale --database ohm_scale --messages 10000000
+  python -m bench run --database ohm_scale --out bench/results/scaled.json
+  python -m bench report bench/results/small.json --scaled bench/results/scaled.json
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import psycopg
+import typer
+from rich.console import Console
+
+from . import report as report_module
+from .env import BenchDatabase, ServerProcess
+from .harness import machine
+from .workloads import Sizes, run
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+console = Console()
+
+ServerUrl = Annotated[
+    str | None,
+    typer.Option("--server-url", envvar="OHM_BENCH_SERVER_URL",
+                 help="Owner URL of a PostgreSQL server (any database on it). Unset: an embedded server."),
+]
+
+
+@contextlib.contextmanager
+def server_url(url: str | None) -> Iterator[str]:
+    if url:
+        yield url
+        return
+    from ohm.db.embedded import EmbeddedPostgres
+
+    with tempfile.TemporaryDirectory(prefix="ohm-bench-") as tmp:
+        embedded = EmbeddedPostgres(Path(tmp))
+        embedded.start()
+        try:
+            yield embedded.conninfo(dbname="postgres")
+        finally:
+            embedded.stop()
+
+
+def table_counts(db: BenchDatabase) -> dict[str, int]:
+    with psycopg.connect(db.admin_url) as conn:
+        return {t: conn.execute(f"select reltuples::bigint from pg_class where oid = 'public.{t}'::regclass")
+                .fetchone()[0] for t in ("profiles", "chats", "messages", "artifact_versions", "parts")}
+
+
+@app.command("run")
+def run_command(
+    url: ServerUrl = None,
+    database: Annotated[str | None, typer.Option(help="Use this existing (e.g. scaled) database.")] = None,
+    quick: Annotated[bool, typer.Option(help="Tiny sizes: proves the harness works.")] = False,
+    only: Annotated[str, typer.Option(help="Comma-separated: append,length,load,list")] = "append,length,load,list",
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/latest.json"),
+    label: Annotated[str, typer.Option(help="A name for this run in the report.")] = "",
+) -> None:
+    """Run the benchmarks; each figure is measured beside its baselines in the same run."""
+    sizes = Sizes.quick() if quick else Sizes()
+    with server_url(url) as server:
+        db = BenchDatabase.open(server, database)
+        try:
+            counts = table_counts(db)
+            console.print(f"database {db.name}: {counts}")
+            srv = ServerProcess(db)
+            try:
+                results = run(db, srv, sizes, set(only.split(",")))
+            finally:
+                srv.stop()
+            document = {
+                "label": label or ("scaled" if database else "small"),
+                "machine": machine(db.pg_version()),
+                "database": {"name": db.name, "rows": counts},
+                "sizes": dataclasses.asdict(sizes),
+                "results": [r.as_dict() for r in results],
+            }
+            document["goals"] = report_module.goals(document["results"])
+        finally:
+            db.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, default=str))
+    console.print(report_module.tables(document["results"]))
+    console.print(report_module.goals_table(document["results"]))
+    console.print(f"results written to {out}")
+
+
+@app.command()
+def scale(
+    url: ServerUrl = None,
+    database: Annotated[str, typer.Option(help="Database to create and fill.")] = "ohm_scale",
+    users: int = 10_000,
+    chats: int = 100_000,
+    messages: int = 10_000_000,
+    seed: int = 7,
+    workers: Annotated[int, typer.Option(help="Parallel COPY streams.")] = max(1, (os.cpu_count() or 2)),
+) -> None:
+    """Fill a database with realistic data (users, chats, messages, artifacts, parts) through COPY."""
+    from .scale import fill
+
+    if not url:
+        raise typer.BadParameter("scale needs --server-url (a server with room for the data)")
+    fill(url, database, users=users, chats=chats, messages=messages, seed=seed, workers=workers)
+
+
+@app.command("report")
+def report_command(
+    small: Path,
+    scaled: Annotated[Path | None, typer.Option(help="Results of the same run on the scaled database.")] = None,
+    doc: Annotated[Path, typer.Option(help="Markdown file whose results section is rewritten.")] = Path(
+        "docs/benchmarks.md"),
+) -> None:
+    """Write the results (tables, goals, chart) into docs/benchmarks.md."""
+    first = report_module.load_results(small)
+    parts = [f"Machine: {first['machine']['cpu']}, {first['machine']['cores']} cores, "
+             f"{first['machine']['ram_gb']} GB RAM, {first['machine']['os']}, Python {first['machine']['python']}, "
+             f"PostgreSQL {first['machine']['postgresql']}.", ""]
+    chart_path = doc.parent / "benchmarks.png"
+    report_module.chart(first["results"], chart_path, f"OHM benchmarks ({first['label']} database)")
+    parts += [f"![benchmarks]({chart_path.name})", "", f"### Small database ({small.name})", "",
+              "#### Goals", "", report_module.goals_table(first["results"]), "",
+              report_module.tables(first["results"])]
+    if scaled is not None:
+        second = report_module.load_results(scaled)
+        rows = second["database"]["rows"]
+        parts += [f"### Scaled database ({scaled.name}: {rows['messages']:,} messages, {rows['chats']:,} chats, "
+                  f"{rows['profiles']:,} users)", "", "#### Goals", "", report_module.goals_table(second["results"]),
+                  "", "#### Scaled vs small (p50)", "", report_module.compare_table(first["results"],
+                                                                                    second["results"]), "",
+                  report_module.tables(second["results"])]
+    text = doc.read_text()
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    before, _, rest = text.partition(start)
+    _, _, after = rest.partition(end)
+    doc.write_text(before + start + "\n" + "\n".join(parts) + "\n" + end + after)
+    console.print(f"wrote {doc} and {chart_path}")
+
+
+if __name__ == "__main__":
+    app()
