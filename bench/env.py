@@ -95,6 +95,12 @@ class BenchDatabase:
         self.analyze()
         return ids
 
+    def settle(self) -> None:
+        """Before a measurement: no checkpoint or autovacuum of earlier writes in the middle of it."""
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute("checkpoint")
+            conn.execute("vacuum (analyze) chats, messages, profiles, artifacts, artifact_versions")
+
     def analyze(self) -> None:
         """Fresh planner statistics, as autovacuum would soon give a production database."""
         with psycopg.connect(self.admin_url, autocommit=True) as conn:

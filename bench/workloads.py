@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import uuid
 from dataclasses import dataclass
@@ -36,9 +37,9 @@ from .text import TextGenerator
 
 @dataclass
 class Sizes:
-    append_ops: int = 400          # per concurrency level, split across writers
+    append_ops: int = 1000         # per concurrency level, split across writers
     length_points: tuple[int, ...] = (10, 1_000, 10_000)
-    length_ops: int = 100
+    length_ops: int = 300
     load_messages: int = 1_000
     load_ops: int = 200
     list_chats: int = 10_000
@@ -59,6 +60,22 @@ returning id, sequence_number
 """
 
 
+def _merge(parts: list[Stats]) -> Stats:
+    """Rounds of one measurement as one: ops and seconds add up, latencies weighted by ops."""
+    first = parts[0]
+    ops = sum(p.ops for p in parts)
+    seconds = sum(p.seconds for p in parts)
+
+    def weighted(field: str) -> float:
+        return round(sum(getattr(p, field) * p.ops for p in parts) / ops, 3)
+
+    return Stats(name=first.name, target=first.target, ops=ops, concurrency=first.concurrency,
+                 seconds=round(seconds, 4), throughput=round(ops / seconds, 1), p50_ms=weighted("p50_ms"),
+                 p95_ms=weighted("p95_ms"), p99_ms=max(p.p99_ms for p in parts), mean_ms=weighted("mean_ms"),
+                 peak_rss_mb=max((p.peak_rss_mb or 0) for p in parts) or None,
+                 extra={**first.extra, "rounds": len(parts)})
+
+
 class Bench:
     def __init__(self, db: BenchDatabase, server: ServerProcess, sizes: Sizes, seed: int = 1) -> None:
         self.db = db
@@ -75,10 +92,22 @@ class Bench:
     # --- 1. append ----------------------------------------------------------------------------
 
     async def append(self) -> None:
+        """Each target in turn, in several rounds with the order rotated, so that drift on a shared
+        machine (autovacuum, caches, neighbours) spreads over all targets instead of one."""
+        targets = ["raw", "library", "http", "http2", "wrk", "langchain"]
+        rounds = 3
         for concurrency in (1, 8):
-            per_writer = max(1, self.sizes.append_ops // concurrency)
-            for target in ("raw", "library", "http", "http2", "wrk", "langchain"):
-                await getattr(self, f"_append_{target}")(concurrency, per_writer)
+            per_writer = max(1, self.sizes.append_ops // concurrency // rounds)
+            collected: dict[str, list[Stats]] = {}
+            for r in range(rounds):
+                for target in targets[r % len(targets):] + targets[:r % len(targets)]:
+                    before = len(self.results)
+                    await getattr(self, f"_append_{target}")(concurrency, per_writer)
+                    collected.setdefault(target, []).extend(self.results[before:])
+                    del self.results[before:]
+            for target in targets:
+                if collected.get(target):
+                    self.record(_merge(collected[target]))
 
     async def _append_wrk(self, concurrency: int, per_writer: int) -> None:
         """The HTTP server alone: the load comes from wrk (C), not from a Python client on the same cores."""
@@ -97,7 +126,7 @@ class Bench:
                               "usage": {"input_tokens": 900, "output_tokens": 300}}) for _ in range(50)]
         with RssSampler(self.server.pid) as rss:
             result = await asyncio.to_thread(run_wrk, self.server.base_url, token_for(user), chats, bodies,
-                                             concurrency, seconds=3 if self.sizes.append_ops < 100 else 8)
+                                             concurrency, seconds=1 if self.sizes.append_ops < 100 else 3)
         stats = self.record(Stats(name="append", target="OHM HTTP (wrk load)", ops=result["requests"],
                                   concurrency=concurrency, seconds=result["seconds"],
                                   throughput=round(result["requests"] / result["seconds"], 1),
@@ -105,6 +134,7 @@ class Bench:
                                   mean_ms=result["mean_ms"], extra={"note": "p95 column is wrk's p90",
                                                                     "errors": result["errors"]}))
         stats.peak_rss_mb = rss.peak_mb
+
 
     async def _append_http2(self, concurrency: int, per_writer: int) -> None:
         """The same over HTTP with `ohm serve --workers 2`."""
@@ -209,21 +239,27 @@ class Bench:
     async def length(self) -> None:
         with psycopg.connect(self.db.admin_url, autocommit=True) as conn:
             conn.execute("create table if not exists bench_blob_chats (id uuid primary key, doc jsonb not null)")
-        async with Database(self.db.app_url, min_size=1, max_size=2) as db, \
-                await psycopg.AsyncConnection.connect(self.db.admin_url, autocommit=True) as blob_conn:
-            for position in self.sizes.length_points:
-                user = self.db.new_user()
-                chat = self.db.new_chat(user)
-                self.db.prefill_messages(chat, user, position - 1, self.text)
+        chats = []
+        for position in self.sizes.length_points:
+            user = self.db.new_user()
+            chat = self.db.new_chat(user)
+            self.db.prefill_messages(chat, user, position - 1, self.text)
+            chats.append((position, user, chat))
+        # OHM first at every length, then the blob store: its megabytes of WAL per append
+        # must not land in the middle of OHM's measurements.
+        self.db.settle()
+        async with Database(self.db.app_url, min_size=1, max_size=2) as db:
+            for position, user, chat in chats:
                 identity = Identity.user(user)
 
                 async def ohm_op(_: int, chat=chat, identity=identity) -> None:
                     await message_store.append_message(db, identity, chat, MessageCreate(
                         role="assistant", content=self.text.message()))
 
-                lat, wall = await run_workers([ohm_op], self.sizes.length_ops)
+                lat, wall = await run_workers([ohm_op], self.sizes.length_ops, self.sizes.warmup)
                 self.record(summarise("length", "OHM library", lat, wall, 1, at_message=position))
-
+        async with await psycopg.AsyncConnection.connect(self.db.admin_url, autocommit=True) as blob_conn:
+            for position, _, _ in chats:
                 blob_id = uuid.uuid4()
                 doc = [{"role": "user", "content": self.text.message()} for _ in range(position - 1)]
                 await blob_conn.execute("insert into bench_blob_chats values (%s, %s::jsonb)",
@@ -372,9 +408,13 @@ class Bench:
 
 async def run_all(db: BenchDatabase, server: ServerProcess, sizes: Sizes, only: set[str]) -> list[Stats]:
     bench = Bench(db, server, sizes)
+    # What is loaded by now stays: a full collection need not walk it again (the server does the same).
+    gc.collect()
+    gc.freeze()
     try:
         for name in ("append", "length", "load", "listing"):
             if name in only or (name == "listing" and "list" in only):
+                db.settle()
                 await getattr(bench, name)()
     finally:
         for workers, extra in bench.servers.items():

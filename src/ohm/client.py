@@ -24,6 +24,10 @@ from pydantic import BaseModel, TypeAdapter
 
 from ohm.models import (
     AgentInfo,
+    Artifact,
+    ArtifactDiff,
+    ArtifactType,
+    ArtifactVersion,
     Chat,
     ChatDetail,
     ChatPhase,
@@ -34,6 +38,7 @@ from ohm.models import (
     MessageRole,
     Page,
     Usage,
+    VersionSummary,
 )
 
 M = TypeVar("M")
@@ -175,6 +180,29 @@ def _list_messages(chat_id, leaf_id, whole_tree, after_sequence, limit) -> _Call
         "leaf_id": leaf_id, "all": whole_tree or None, "after_sequence": after_sequence, "limit": limit})
 
 
+def _create_artifact(chat_id, type_, title, content_text, content_json, change_summary, message_id,
+                     agent) -> _Call[Artifact]:
+    return _Call("POST", f"/v1/chats/{chat_id}/artifacts", Artifact, json=_json_body({
+        "type": type_, "title": title, "content_text": content_text, "content_json": content_json,
+        "change_summary": change_summary, "message_id": message_id, "agent": agent}))
+
+
+def _add_version(artifact_id, base_version, content_text, content_json, change_summary, message_id,
+                 agent) -> _Call[Artifact]:
+    return _Call("POST", f"/v1/artifacts/{artifact_id}/versions", Artifact, json=_json_body({
+        "base_version": base_version, "content_text": content_text, "content_json": content_json,
+        "change_summary": change_summary, "message_id": message_id, "agent": agent}))
+
+
+def _restore(artifact_id, version) -> _Call[Artifact]:
+    return _Call("POST", f"/v1/artifacts/{artifact_id}/restore", Artifact, json={"version": version})
+
+
+def _diff(artifact_id, from_version, to_version, kind) -> _Call[ArtifactDiff]:
+    return _Call("GET", f"/v1/artifacts/{artifact_id}/diff", ArtifactDiff,
+                 params={"from": from_version, "to": to_version, "kind": kind})
+
+
 def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -245,6 +273,40 @@ class OhmClient:
     def get_message(self, message_id: uuid.UUID | str) -> MessageDetail:
         return self._send(_Call("GET", f"/v1/messages/{message_id}", MessageDetail))
 
+    # artifacts
+
+    def create_artifact(self, chat_id: uuid.UUID | str, type: ArtifactType, title: str, *,
+                        content_text: str | None = None, content_json: Any = None, change_summary: str | None = None,
+                        message_id: uuid.UUID | None = None,
+                        agent: AgentInfo | Mapping[str, Any] | None = None) -> Artifact:
+        return self._send(_create_artifact(chat_id, type, title, content_text, content_json, change_summary,
+                                           message_id, agent))
+
+    def get_artifact(self, artifact_id: uuid.UUID | str) -> Artifact:
+        return self._send(_Call("GET", f"/v1/artifacts/{artifact_id}", Artifact))
+
+    def delete_artifact(self, artifact_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/artifacts/{artifact_id}"))
+
+    def add_version(self, artifact_id: uuid.UUID | str, base_version: int, *, content_text: str | None = None,
+                    content_json: Any = None, change_summary: str | None = None, message_id: uuid.UUID | None = None,
+                    agent: AgentInfo | Mapping[str, Any] | None = None) -> Artifact:
+        return self._send(_add_version(artifact_id, base_version, content_text, content_json, change_summary,
+                                       message_id, agent))
+
+    def list_versions(self, artifact_id: uuid.UUID | str) -> list[VersionSummary]:
+        return self._send(_Call("GET", f"/v1/artifacts/{artifact_id}/versions", list[VersionSummary]))
+
+    def get_version(self, artifact_id: uuid.UUID | str, version: int) -> ArtifactVersion:
+        return self._send(_Call("GET", f"/v1/artifacts/{artifact_id}/versions/{version}", ArtifactVersion))
+
+    def restore_version(self, artifact_id: uuid.UUID | str, version: int) -> Artifact:
+        return self._send(_restore(artifact_id, version))
+
+    def diff(self, artifact_id: uuid.UUID | str, from_version: int, to_version: int,
+             kind: str | None = None) -> ArtifactDiff:
+        return self._send(_diff(artifact_id, from_version, to_version, kind))
+
 
 class AsyncOhmClient:
     """Asynchronous client with the same methods as :class:`OhmClient`."""
@@ -312,3 +374,37 @@ class AsyncOhmClient:
 
     async def get_message(self, message_id: uuid.UUID | str) -> MessageDetail:
         return await self._send(_Call("GET", f"/v1/messages/{message_id}", MessageDetail))
+
+    # artifacts
+
+    async def create_artifact(self, chat_id: uuid.UUID | str, type: ArtifactType, title: str, *,
+                        content_text: str | None = None, content_json: Any = None, change_summary: str | None = None,
+                        message_id: uuid.UUID | None = None,
+                        agent: AgentInfo | Mapping[str, Any] | None = None) -> Artifact:
+        return await self._send(_create_artifact(chat_id, type, title, content_text, content_json, change_summary,
+                                           message_id, agent))
+
+    async def get_artifact(self, artifact_id: uuid.UUID | str) -> Artifact:
+        return await self._send(_Call("GET", f"/v1/artifacts/{artifact_id}", Artifact))
+
+    async def delete_artifact(self, artifact_id: uuid.UUID | str) -> None:
+        await self._send(_Call("DELETE", f"/v1/artifacts/{artifact_id}"))
+
+    async def add_version(self, artifact_id: uuid.UUID | str, base_version: int, *, content_text: str | None = None,
+                    content_json: Any = None, change_summary: str | None = None, message_id: uuid.UUID | None = None,
+                    agent: AgentInfo | Mapping[str, Any] | None = None) -> Artifact:
+        return await self._send(_add_version(artifact_id, base_version, content_text, content_json, change_summary,
+                                       message_id, agent))
+
+    async def list_versions(self, artifact_id: uuid.UUID | str) -> list[VersionSummary]:
+        return await self._send(_Call("GET", f"/v1/artifacts/{artifact_id}/versions", list[VersionSummary]))
+
+    async def get_version(self, artifact_id: uuid.UUID | str, version: int) -> ArtifactVersion:
+        return await self._send(_Call("GET", f"/v1/artifacts/{artifact_id}/versions/{version}", ArtifactVersion))
+
+    async def restore_version(self, artifact_id: uuid.UUID | str, version: int) -> Artifact:
+        return await self._send(_restore(artifact_id, version))
+
+    async def diff(self, artifact_id: uuid.UUID | str, from_version: int, to_version: int,
+             kind: str | None = None) -> ArtifactDiff:
+        return await self._send(_diff(artifact_id, from_version, to_version, kind))

@@ -212,3 +212,76 @@ class ChatDetail(Chat):
     messages: list[Message] = Field(description="The active branch, oldest first.")
     artifacts: list[ArtifactSummary]
     project: Project | None
+
+
+# --- artifacts -----------------------------------------------------------------------------------
+
+Summary = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)]
+
+
+class ArtifactContent(Input):
+    content_text: str | None = None
+    content_json: Any | None = None
+    change_summary: Summary | None = None
+    message_id: uuid.UUID | None = Field(default=None, description="The message (of the same chat) that wrote it.")
+    agent: AgentInfo | None = None
+
+
+class ArtifactCreate(ArtifactContent):
+    type: ArtifactType
+    title: Title
+
+
+class ArtifactVersionCreate(ArtifactContent):
+    base_version: Annotated[int, Field(ge=1, le=INT32_MAX)] = Field(
+        description="The version this one is based on; it must be the current version (else 409)."
+    )
+
+
+class ArtifactRestore(Input):
+    version: Annotated[int, Field(ge=1, le=INT32_MAX)]
+
+
+class VersionSummary(BaseModel):
+    id: uuid.UUID
+    version_number: int
+    parent_version_number: int | None
+    change_summary: str | None
+    created_by_agent: str | None
+    created_by_user_id: uuid.UUID | None
+    created_by_message_id: uuid.UUID | None
+    created_at: datetime
+
+
+class ArtifactVersion(VersionSummary):
+    artifact_id: uuid.UUID
+    parent_version_id: uuid.UUID | None
+    content_text: str | None
+    content_json: Any | None
+
+
+class Artifact(BaseModel):
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    project_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+    type: ArtifactType
+    title: str
+    current_version: int
+    total_versions: int
+    created_at: datetime
+    updated_at: datetime
+    current: ArtifactVersion
+    history: list[VersionSummary] = Field(description="Every version, newest first.")
+
+
+class ArtifactDiff(BaseModel):
+    artifact_id: uuid.UUID
+    from_version: int
+    to_version: int
+    kind: Literal["text", "json", "bom"]
+    unified: str | None = Field(default=None, description="Unified diff of content_text.")
+    changes: list[dict[str, Any]] | None = Field(
+        default=None, description="JSON changes: op (added/removed/changed), path (JSON Pointer), old, new.")
+    bom: dict[str, Any] | None = Field(
+        default=None, description="Part-level BOM diff: added, removed, replaced, changed, totals before/after.")

@@ -1,0 +1,111 @@
+"""The documented shapes of bom, wiring and code artifacts (their ``content_json``).
+
+These names are the contract agents write to; more fields are welcome and
+kept.  An artifact of one of these types whose JSON does not fit is refused
+with 422 before anything is written.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class Open(BaseModel):
+    """Extra fields are allowed and kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class BomPart(Open):
+    name: Text
+    mpn: Short | None = None
+    manufacturer: Annotated[str, StringConstraints(max_length=200)] | None = None
+    quantity: Annotated[int, Field(ge=1, le=1_000_000)] = 1
+    designators: list[Short] = Field(default_factory=list)
+    unit_price: Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=4)] | None = None
+    currency: Currency = "USD"
+    supplier: Annotated[str, StringConstraints(max_length=200)] | None = None
+    supplier_part_number: Short | None = None
+    footprint: Annotated[str, StringConstraints(max_length=200)] | None = None
+    datasheet_url: Annotated[str, StringConstraints(max_length=2048)] | None = None
+    specs: dict[str, Any] = Field(default_factory=dict)
+    alternatives: list[Any] = Field(default_factory=list)
+    lifecycle: Literal["active", "nrnd", "eol", "obsolete", "unknown"] = "unknown"
+
+
+class BomDocument(Open):
+    parts: list[BomPart]
+
+
+class Endpoint(Open):
+    part: Short
+    pin: Short
+
+
+class WireConnection(Open):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    from_: Endpoint = Field(alias="from")
+    to: Endpoint
+    wire_color: Annotated[str, StringConstraints(max_length=32)] | None = None
+    voltage: float | None = None
+    signal: Annotated[str, StringConstraints(max_length=50)] | None = None
+    step: Annotated[int, Field(ge=1)] | None = None
+    instruction: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class WiringDocument(Open):
+    connections: list[WireConnection]
+
+
+class CodeFile(Open):
+    filename: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    language: Short | None = None
+    platform: Short | None = None
+    board: Short | None = None
+    framework: Short | None = None
+    success_unit: Annotated[int, Field(ge=1, le=3)] | None = None
+    content: str = ""
+    libraries: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(default_factory=list)
+    is_production_ready: bool = False
+
+
+class CodeDocument(Open):
+    files: list[CodeFile]
+
+
+SHAPES: dict[str, TypeAdapter[Any]] = {
+    "bom": TypeAdapter(BomDocument),
+    "wiring": TypeAdapter(WiringDocument),
+    "code": TypeAdapter(CodeDocument),
+}
+
+
+class ShapeError(ValueError):
+    """The JSON does not fit its artifact type's shape; ``errors`` says where."""
+
+    def __init__(self, kind: str, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"content_json is not a valid {kind} document")
+        self.kind = kind
+        self.errors = errors
+
+
+def check_shape(kind: str, content_json: Any) -> Any:
+    """Validate ``content_json`` for bom/wiring/code artifacts; other types take any JSON."""
+    adapter = SHAPES.get(kind)
+    if adapter is None or content_json is None:
+        return content_json
+    try:
+        return adapter.validate_python(content_json)
+    except ValidationError as exc:
+        raise ShapeError(kind, [
+            {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
+        ]) from None

@@ -1,0 +1,79 @@
+"""The benchmark harness and the scale generator work (tiny sizes; no figure is judged here)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_bench_quick_run_produces_every_measurement(pg_server, tmp_path):
+    out = tmp_path / "quick.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "run", "--quick", "--out", str(out), "--server-url", pg_server],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    document = json.loads(out.read_text())
+    names = {(r["name"], r["target"]) for r in document["results"]}
+    for expected in [("append", "raw psycopg"), ("append", "OHM library"), ("append", "OHM HTTP"),
+                     ("append", "langchain-postgres"), ("length", "OHM library"), ("length", "blob-per-chat JSONB"),
+                     ("load", "OHM library"), ("load", "raw psycopg"), ("load", "OHM HTTP"), ("list", "OHM HTTP")]:
+        assert expected in names
+    for r in document["results"]:
+        assert r["ops"] > 0 and r["p50_ms"] > 0
+    assert {g["goal"] for g in document["goals"]} >= {"load chat: library / raw (p50)"}
+    assert document["machine"]["cores"] >= 1
+    # The report renders from it.
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text("# B\n<!-- results:start -->\n<!-- results:end -->\n")
+    rendered = subprocess.run([sys.executable, "-m", "bench", "report", str(out), "--doc", str(doc)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "| goal | measured | target | met |" in doc.read_text()
+    assert (tmp_path / "benchmarks.png").stat().st_size > 10_000
+
+
+def test_scale_generator_fills_a_consistent_database(pg_server):
+    name = "ohm_scale_smoke"
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bench", "scale", "--server-url", pg_server, "--database", name, "--users", "7",
+             "--chats", "40", "--messages", "2000", "--workers", "2"],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+        params = psycopg.conninfo.conninfo_to_dict(pg_server)
+        params["dbname"] = name
+        with psycopg.connect(**params) as conn:
+            counts = conn.execute(
+                "select (select count(*) from profiles), (select count(*) from chats), (select count(*) from messages)"
+            ).fetchone()
+            assert counts == (7, 40, 2000)
+            # What the triggers would have kept is right after the bulk load.
+            wrong = conn.execute(
+                """select count(*) from chats c
+                    where c.message_count <> (select count(*) from messages m where m.chat_id = c.id)
+                       or c.last_sequence <> (select max(sequence_number) from messages m where m.chat_id = c.id)
+                       or c.current_leaf_id <> (select m.id from messages m where m.chat_id = c.id
+                                                 order by sequence_number desc limit 1)"""
+            ).fetchone()[0]
+            assert wrong == 0
+            assert conn.execute("select sum(message_count) from profiles").fetchone()[0] == 2000
+            gaps = conn.execute(
+                """select count(*) from (select chat_id, count(*) n, max(sequence_number) mx
+                                           from messages group by chat_id) s where n <> mx"""
+            ).fetchone()[0]
+            assert gaps == 0
+            assert conn.execute("select count(*) from artifact_versions").fetchone()[0] >= 0
+    finally:
+        with psycopg.connect(pg_server, autocommit=True) as conn:
+            conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
