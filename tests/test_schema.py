@@ -202,3 +202,21 @@ def test_the_fast_path_refuses_anon(app_url):
             conn.execute(
                 "select * from ohm.append_message('anon', '{}', gen_random_uuid(), false, null, 'user', "
                 "'x', null, null, null, null, null, 0, 0, null, null, '{}')")
+
+
+def test_internal_functions_are_not_callable_by_everyone(conn):
+    """Nothing in schema ohm is executable by PUBLIC; what the API roles may call is listed here."""
+    public_exec = [r[0] for r in conn.execute(
+        """select p.proname from pg_proc p
+            where p.pronamespace = 'ohm'::regnamespace
+              and has_function_privilege('public', p.oid, 'execute')""")]
+    assert public_exec == []
+    callable_by = {}
+    for role in ("anon", "authenticated", "service_role", "ohm_authenticator"):
+        callable_by[role] = sorted(r[0] for r in conn.execute(
+            """select p.proname from pg_proc p
+                where p.pronamespace = 'ohm'::regnamespace and p.prorettype <> 'trigger'::regtype
+                  and has_function_privilege(%s, p.oid, 'execute')""", (role,)))
+    assert callable_by["anon"] == ["chat_lineage", "share_snapshot"]
+    assert callable_by["authenticated"] == ["chat_lineage", "record_fork", "share_snapshot"]
+    assert "append_message" in callable_by["ohm_authenticator"]

@@ -32,11 +32,14 @@ from ohm.models import (
     ChatDetail,
     ChatPhase,
     Intent,
+    Lineage,
     Message,
     MessageDetail,
     MessagePage,
     MessageRole,
     Page,
+    Share,
+    ShareSnapshot,
     Usage,
     VersionSummary,
 )
@@ -203,6 +206,16 @@ def _diff(artifact_id, from_version, to_version, kind) -> _Call[ArtifactDiff]:
                  params={"from": from_version, "to": to_version, "kind": kind})
 
 
+def _create_share(chat_id, up_to_message_id, expires_at) -> _Call[Share]:
+    return _Call("POST", f"/v1/chats/{chat_id}/shares", Share, json=_json_body(
+        {"up_to_message_id": up_to_message_id,
+         "expires_at": expires_at.isoformat() if hasattr(expires_at, "isoformat") else expires_at}))
+
+
+def _fork(path: str, message_id) -> _Call[Chat]:
+    return _Call("POST", path, Chat, json=_json_body({"message_id": message_id}))
+
+
 def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
@@ -307,6 +320,30 @@ class OhmClient:
              kind: str | None = None) -> ArtifactDiff:
         return self._send(_diff(artifact_id, from_version, to_version, kind))
 
+    # shares and forks
+
+    def create_share(self, chat_id: uuid.UUID | str, *, up_to_message_id: uuid.UUID | None = None,
+                     expires_at: Any = None) -> Share:
+        return self._send(_create_share(chat_id, up_to_message_id, expires_at))
+
+    def list_shares(self, chat_id: uuid.UUID | str) -> list[Share]:
+        return self._send(_Call("GET", f"/v1/chats/{chat_id}/shares", list[Share]))
+
+    def read_share(self, token: str) -> ShareSnapshot:
+        return self._send(_Call("GET", f"/v1/shares/{token}", ShareSnapshot))
+
+    def revoke_share(self, token: str) -> Share:
+        return self._send(_Call("DELETE", f"/v1/shares/{token}", Share))
+
+    def fork_chat(self, chat_id: uuid.UUID | str, message_id: uuid.UUID | None = None) -> Chat:
+        return self._send(_fork(f"/v1/chats/{chat_id}/fork", message_id))
+
+    def fork_share(self, token: str, message_id: uuid.UUID | None = None) -> Chat:
+        return self._send(_fork(f"/v1/shares/{token}/fork", message_id))
+
+    def lineage(self, chat_id: uuid.UUID | str) -> Lineage:
+        return self._send(_Call("GET", f"/v1/chats/{chat_id}/lineage", Lineage))
+
 
 class AsyncOhmClient:
     """Asynchronous client with the same methods as :class:`OhmClient`."""
@@ -408,3 +445,27 @@ class AsyncOhmClient:
     async def diff(self, artifact_id: uuid.UUID | str, from_version: int, to_version: int,
              kind: str | None = None) -> ArtifactDiff:
         return await self._send(_diff(artifact_id, from_version, to_version, kind))
+
+    # shares and forks
+
+    async def create_share(self, chat_id: uuid.UUID | str, *, up_to_message_id: uuid.UUID | None = None,
+                     expires_at: Any = None) -> Share:
+        return await self._send(_create_share(chat_id, up_to_message_id, expires_at))
+
+    async def list_shares(self, chat_id: uuid.UUID | str) -> list[Share]:
+        return await self._send(_Call("GET", f"/v1/chats/{chat_id}/shares", list[Share]))
+
+    async def read_share(self, token: str) -> ShareSnapshot:
+        return await self._send(_Call("GET", f"/v1/shares/{token}", ShareSnapshot))
+
+    async def revoke_share(self, token: str) -> Share:
+        return await self._send(_Call("DELETE", f"/v1/shares/{token}", Share))
+
+    async def fork_chat(self, chat_id: uuid.UUID | str, message_id: uuid.UUID | None = None) -> Chat:
+        return await self._send(_fork(f"/v1/chats/{chat_id}/fork", message_id))
+
+    async def fork_share(self, token: str, message_id: uuid.UUID | None = None) -> Chat:
+        return await self._send(_fork(f"/v1/shares/{token}/fork", message_id))
+
+    async def lineage(self, chat_id: uuid.UUID | str) -> Lineage:
+        return await self._send(_Call("GET", f"/v1/chats/{chat_id}/lineage", Lineage))

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 MessageRole = Literal["user", "assistant", "system", "tool"]
 Intent = Literal["CHAT", "PLAN", "BOM", "WIRING", "CODE", "VERIFY", "DATASHEET", "DEBUG", "RESEARCH", "SUMMARY"]
@@ -138,9 +138,10 @@ class MessageCreate(Input):
     metadata: dict[str, Any] | None = None
 
 
-class Message(BaseModel):
+class SharedMessage(BaseModel):
+    """A message as a share shows it (without the chat's id)."""
+
     id: uuid.UUID
-    chat_id: uuid.UUID
     parent_id: uuid.UUID | None
     sequence_number: int
     role: MessageRole
@@ -152,6 +153,10 @@ class Message(BaseModel):
     latency_ms: int | None
     metadata: dict[str, Any]
     created_at: datetime
+
+
+class Message(SharedMessage):
+    chat_id: uuid.UUID
 
 
 class MessageDetail(Message):
@@ -285,3 +290,95 @@ class ArtifactDiff(BaseModel):
         default=None, description="JSON changes: op (added/removed/changed), path (JSON Pointer), old, new.")
     bom: dict[str, Any] | None = Field(
         default=None, description="Part-level BOM diff: added, removed, replaced, changed, totals before/after.")
+
+
+# --- shares and forks -------------------------------------------------------------------------------
+
+
+class ShareCreate(Input):
+    up_to_message_id: uuid.UUID | None = Field(
+        default=None, description="Last message shown (default: the chat's current leaf, now).")
+    expires_at: AwareDatetime | None = None
+
+
+class Share(BaseModel):
+    id: uuid.UUID
+    chat_id: uuid.UUID
+    token: str
+    url: str = Field(description="The public page: /share/<token>.")
+    up_to_message_id: uuid.UUID | None
+    artifact_versions: dict[str, int] = Field(description="Artifact id -> version shown.")
+    snapshot_at: datetime
+    is_active: bool
+    expires_at: datetime | None
+    view_count: int
+    fork_count: int
+    last_viewed_at: datetime | None
+    revoked_at: datetime | None
+    created_at: datetime
+
+
+class ShareInfo(BaseModel):
+    id: uuid.UUID
+    up_to_message_id: uuid.UUID | None
+    snapshot_at: datetime
+    expires_at: datetime | None
+    view_count: int
+    fork_count: int
+    created_at: datetime
+
+
+class SharedChat(BaseModel):
+    title: str | None
+    phase: ChatPhase
+    owner_name: str | None
+    created_at: datetime
+
+
+class SharedArtifact(BaseModel):
+    id: uuid.UUID
+    type: ArtifactType
+    title: str
+    message_id: uuid.UUID | None
+    version: int
+    version_id: uuid.UUID
+    content_text: str | None
+    content_json: Any | None
+    change_summary: str | None
+    created_at: datetime
+
+
+class ShareSnapshot(BaseModel):
+    """What a share shows: the branch up to the share's message, artifacts at the shared versions."""
+
+    share: ShareInfo
+    chat: SharedChat
+    messages: list[SharedMessage]
+    artifacts: list[SharedArtifact]
+
+
+class ForkCreate(Input):
+    message_id: uuid.UUID | None = Field(
+        default=None, description="Fork point: the last message copied (default: the end of what you see).")
+
+
+class LineageEntry(BaseModel):
+    depth: int = Field(description="1 = the chat this one was forked from, 2 = its origin, ...")
+    chat_id: uuid.UUID | None
+    title: str | None = Field(description="Only for chats you may read.")
+    readable: bool
+    fork_point_message_id: uuid.UUID | None
+    forked_at: datetime
+    via_share: bool
+
+
+class ForkSummary(BaseModel):
+    chat_id: uuid.UUID
+    title: str | None
+    forked_at: datetime
+
+
+class Lineage(BaseModel):
+    chat_id: uuid.UUID
+    ancestors: list[LineageEntry] = Field(description="Nearest first.")
+    forks: list[ForkSummary] = Field(description="Direct forks of this chat that you may read.")

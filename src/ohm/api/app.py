@@ -56,11 +56,14 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(ProblemJson413)
 
-    from ohm.api.routes import artifacts, chats, health
+    from ohm.api.routes import artifacts, chats, health, shares
+    from ohm.web import pages
 
     app.include_router(health.router)
     app.include_router(chats.router)
     app.include_router(artifacts.router)
+    app.include_router(shares.router)
+    app.include_router(pages.router)
     return app
 
 

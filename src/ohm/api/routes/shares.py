@@ -1,0 +1,68 @@
+"""Share links and forks: /v1/chats/{id}/shares, /v1/shares/{token}, forks and lineage."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Response, status
+
+from ohm.api.deps import AnyIdentity, Db, SignedIn
+from ohm.api.responses import json_response
+from ohm.models import Chat, ForkCreate, Lineage, Share, ShareCreate, ShareSnapshot
+from ohm.store import forks, shares
+
+router = APIRouter(prefix="/v1", tags=["shares and forks"])
+
+Token = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
+GONE = {404: {"description": "Unknown, revoked or expired (never told apart)."}}
+
+
+@router.post("/chats/{chat_id}/shares", status_code=status.HTTP_201_CREATED, response_model=Share,
+             responses={404: {"description": "No such chat, or not yours."}, 422: {}})
+async def create_share(chat_id: uuid.UUID, db: Db, identity: SignedIn, body: ShareCreate | None = None) -> Response:
+    """Share a snapshot of the chat: the branch up to `up_to_message_id` (default: the current leaf) and
+    every artifact at its current version. Later messages and versions do not appear."""
+    return json_response(await shares.create_share(db, identity, chat_id, body or ShareCreate()), 201)
+
+
+@router.get("/chats/{chat_id}/shares", response_model=list[Share],
+            responses={404: {"description": "No such chat, or not yours."}})
+async def list_shares(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> list[Share]:
+    """Your shares of this chat, newest first, with view and fork counts."""
+    return await shares.list_shares(db, identity, chat_id)
+
+
+@router.get("/shares/{token}", response_model=ShareSnapshot, responses=GONE)
+async def read_share(token: Token, db: Db, identity: AnyIdentity) -> Response:
+    """The snapshot behind a share token. No sign-in needed; each read counts one view."""
+    return json_response(await shares.read_share(db, identity, token))
+
+
+@router.delete("/shares/{token}", response_model=Share, responses=GONE)
+async def revoke_share(token: Token, db: Db, identity: SignedIn) -> Response:
+    """Revoke a share (owner only): the link stops working, its counts stay."""
+    return json_response(await shares.revoke_share(db, identity, token))
+
+
+@router.post("/chats/{chat_id}/fork", status_code=status.HTTP_201_CREATED, response_model=Chat,
+             responses={404: {"description": "No such chat, or neither yours nor public."}, 422: {}})
+async def fork_chat(chat_id: uuid.UUID, db: Db, identity: SignedIn, body: ForkCreate | None = None) -> Response:
+    """A new chat of your own with a copy of this chat's branch up to `message_id` and its artifacts as
+    they were at that point."""
+    body = body or ForkCreate()
+    return json_response(await forks.fork_chat(db, identity, chat_id, body.message_id), 201)
+
+
+@router.post("/shares/{token}/fork", status_code=status.HTTP_201_CREATED, response_model=Chat, responses=GONE)
+async def fork_share(token: Token, db: Db, identity: SignedIn, body: ForkCreate | None = None) -> Response:
+    """A new chat of your own with a copy of what the share shows (up to `message_id`)."""
+    body = body or ForkCreate()
+    return json_response(await forks.fork_share(db, identity, token, body.message_id), 201)
+
+
+@router.get("/chats/{chat_id}/lineage", response_model=Lineage,
+            responses={404: {"description": "No such chat, or not yours to see."}})
+async def lineage(chat_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:
+    """Where this chat was forked from (and that one from, ...), and its forks you may read."""
+    return json_response(await forks.lineage(db, identity, chat_id))

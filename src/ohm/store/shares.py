@@ -1,0 +1,116 @@
+"""Share links: snapshots of a chat behind an unguessable token.
+
+The owner creates, lists and revokes shares under RLS.  Anyone with the token
+reads the snapshot through ``ohm.share_snapshot`` (SECURITY DEFINER), which
+checks token, revocation and expiry and counts the view atomically; the
+share and chat tables stay closed to everyone else.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from typing import Any
+
+from psycopg import AsyncConnection, errors
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.models import Share, ShareCreate, ShareSnapshot
+from ohm.store._common import database_errors
+from ohm.store.errors import Invalid, NotFound
+
+TOKEN_BYTES = 24  # 192 bits from the OS CSPRNG, 32 URL-safe characters
+NOT_FOUND = "share not found"
+
+SHARE_COLUMNS = """
+    s.id, s.chat_id, s.share_token as token, s.up_to_message_id, s.artifact_versions, s.snapshot_at,
+    s.is_active, s.expires_at, s.view_count, s.fork_count, s.last_viewed_at, s.revoked_at, s.created_at
+"""
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def share_from_row(row: dict[str, Any]) -> Share:
+    return Share(url=f"/share/{row['token']}", **row)
+
+
+async def create_share(db: Database, identity: Identity, chat_id: uuid.UUID, data: ShareCreate) -> Share:
+    """Freeze what the chat shows now (or up to ``up_to_message_id``) behind a new token."""
+    async with db.acting_as(identity) as conn:
+        with database_errors("chat not found"):
+            try:
+                # FOR KEY SHARE applies the chat's UPDATE policy: only its owner may share it.
+                cur = await conn.execute(
+                    f"""with chat as (
+                          select c.id, c.user_id, c.current_leaf_id from public.chats c
+                           where c.id = %(chat)s for key share
+                        )
+                        insert into public.shared_chats as s
+                          (chat_id, user_id, share_token, up_to_message_id, expires_at, artifact_versions)
+                        select chat.id, chat.user_id, %(token)s,
+                               coalesce(%(up_to)s::uuid, chat.current_leaf_id,
+                                        (select m.id from public.messages m where m.chat_id = chat.id
+                                          order by m.sequence_number desc limit 1)),
+                               %(expires)s,
+                               (select coalesce(jsonb_object_agg(a.id, a.current_version), '{{}}'::jsonb)
+                                  from public.artifacts a
+                                 where a.chat_id = chat.id and a.current_version is not null)
+                          from chat
+                        returning {SHARE_COLUMNS}""",
+                    {"chat": chat_id, "token": new_token(), "up_to": data.up_to_message_id,
+                     "expires": data.expires_at},
+                )
+                row = await cur.fetchone()
+            except errors.ForeignKeyViolation:
+                raise Invalid("up_to_message_id is not a message of this chat") from None
+            except errors.CheckViolation:
+                raise Invalid("expires_at must be in the future") from None
+    if row is None:
+        raise NotFound("chat not found")
+    return share_from_row(row)
+
+
+async def list_shares(db: Database, identity: Identity, chat_id: uuid.UUID) -> list[Share]:
+    """The owner's shares of a chat, newest first, with their counts."""
+    async with db.acting_as(identity) as conn:
+        async with conn.pipeline():
+            chat_cur = await conn.execute(
+                "select 1 from public.chats where id = %s and user_id = (select auth.uid())", (chat_id,))
+            rows_cur = await conn.execute(
+                f"select {SHARE_COLUMNS} from public.shared_chats s where s.chat_id = %s order by s.created_at desc",
+                (chat_id,))
+        if identity.role != "service_role" and await chat_cur.fetchone() is None:
+            raise NotFound("chat not found")
+        return [share_from_row(r) for r in await rows_cur.fetchall()]
+
+
+async def revoke_share(db: Database, identity: Identity, token: str) -> Share:
+    async with db.acting_as(identity) as conn:
+        with database_errors(NOT_FOUND):
+            cur = await conn.execute(
+                f"""update public.shared_chats s set is_active = false, revoked_at = coalesce(revoked_at, now())
+                     where s.share_token = %s returning {SHARE_COLUMNS}""", (token,))
+            row = await cur.fetchone()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return share_from_row(row)
+
+
+async def read_share(db: Database, identity: Identity, token: str, *, count_view: bool = True) -> ShareSnapshot:
+    """The snapshot behind a token (anyone may ask); unknown, revoked and expired are all 404."""
+    async with db.acting_as(identity) as conn:
+        return await snapshot(conn, token, count_view=count_view)
+
+
+async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool) -> ShareSnapshot:
+    """``read_share`` inside a transaction the caller already holds."""
+    if not token or len(token) > 128:
+        raise NotFound(NOT_FOUND)
+    cur = await conn.execute("select ohm.share_snapshot(%s, %s) as snapshot", (token, count_view))
+    row = await cur.fetchone()
+    if row is None or row["snapshot"] is None:
+        raise NotFound(NOT_FOUND)
+    return ShareSnapshot.model_validate(row["snapshot"])
