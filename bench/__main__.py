@@ -114,6 +114,67 @@ def scale(
     fill(url, database, users=users, chats=chats, messages=messages, seed=seed, workers=workers)
 
 
+@app.command("search")
+def search_command(
+    url: ServerUrl = None,
+    database: Annotated[str, typer.Option(help="A scaled database (python -m bench scale).")] = "ohm_scale",
+    runs: Annotated[int, typer.Option(help="Searches per query and target.")] = 50,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/search.json"),
+    doc: Annotated[Path, typer.Option(help="Markdown file whose search section is rewritten.")] = Path(
+        "docs/benchmarks.md"),
+) -> None:
+    """Search latency for a user with ~10,000 messages, beside an unscoped GIN query and an ILIKE scan."""
+    from .search_bench import run as run_search
+
+    with server_url(url) as server:
+        db = BenchDatabase.open(server, database)
+        results = [r.as_dict() for r in run_search(db, runs)]
+        document = {"machine": machine(db.pg_version()), "database": {"name": db.name, "rows": table_counts(db)},
+                    "results": results}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, default=str))
+    table = report_module.search_table(document)
+    console.print(table)
+    text = doc.read_text()
+    start, end = "<!-- search:start -->", "<!-- search:end -->"
+    if start in text:
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        doc.write_text(before + start + "\n" + table + "\n" + end + after)
+    console.print(f"results written to {out}")
+
+
+@app.command("realtime")
+def realtime_command(
+    url: ServerUrl = None,
+    levels: Annotated[str, typer.Option(help="Subscriber counts, comma-separated.")] = "1,100,1000",
+    messages: Annotated[int, typer.Option(help="Events per level.")] = 100,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/realtime.json"),
+    doc: Annotated[Path, typer.Option(help="Markdown file whose realtime section is rewritten.")] = Path(
+        "docs/benchmarks.md"),
+) -> None:
+    """Commit -> subscriber latency over WebSocket, and memory per subscriber."""
+    from .realtime_bench import run as run_realtime
+
+    with server_url(url) as server:
+        db = BenchDatabase.open(server, None)
+        try:
+            results = [r.as_dict() for r in run_realtime(db, tuple(int(n) for n in levels.split(",")), messages)]
+            document = {"machine": machine(db.pg_version()), "results": results}
+        finally:
+            db.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, default=str))
+    table = report_module.realtime_table(document)
+    console.print(table)
+    text = doc.read_text()
+    start, end = "<!-- realtime:start -->", "<!-- realtime:end -->"
+    if start in text:
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        doc.write_text(before + start + "\n" + table + "\n" + end + after)
+
+
 @app.command("report")
 def report_command(
     small: Path,

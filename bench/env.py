@@ -7,10 +7,12 @@ import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 import psycopg
@@ -149,15 +151,17 @@ class ServerProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OHM_")}
         env.update({"OHM_DATABASE_URL": db.admin_url, "OHM_JWT_SECRET": JWT_SECRET,
                     "OHM_DB_POOL_MAX": str(pool_max), "OHM_DB_POOL_MIN": str(pool_max)})
+        # The log goes to a file: an unread pipe fills up and blocks the server.
+        self.log = tempfile.NamedTemporaryFile(prefix="ohm-bench-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ohm", "serve", "--port", str(self.port), "--workers", str(workers),
              "--no-access-log"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=env, stdout=self.log, stderr=subprocess.STDOUT,
         )
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"ohm server exited: {self.proc.stderr.read()}")
+                raise RuntimeError(f"ohm server exited: {Path(self.log.name).read_text()[-3000:]}")
             try:
                 if httpx.get(f"{self.base_url}/healthz", timeout=2).status_code == 200:
                     break

@@ -159,3 +159,30 @@ def chart(results: list[dict], path: Path, title: str) -> None:
 
 def load_results(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
+
+
+def search_table(document: dict[str, Any]) -> str:
+    rows = document["results"]
+    first = rows[0]["extra"]
+    db = document["database"]["rows"]
+    lines = [f"Database: {db['messages']:,} messages, {db['chats']:,} chats, {db['profiles']:,} users; "
+             f"the searching user has {first['user_messages']:,} messages. Goal for OHM: p50 <= 50 ms, "
+             "p99 <= 200 ms.", "",
+             _row(["query", "q", "target", "runs", "p50 ms", "p95 ms", "p99 ms", "goal met"]), _row(["---"] * 8)]
+    for r in rows:
+        met = ""
+        if r["target"].startswith("OHM"):
+            met = "yes" if r["p50_ms"] <= 50 and r["p99_ms"] <= 200 else "**no**"
+        lines.append(_row([r["extra"]["query"], f"`{r['extra']['q']}`", r["target"], r["ops"], r["p50_ms"],
+                           r["p95_ms"], r["p99_ms"], met]))
+    return "\n".join(lines)
+
+
+def realtime_table(document: dict[str, Any]) -> str:
+    lines = ["Goal: p50 <= 20 ms at 1,000 subscribers.", "",
+             _row(["subscribers", "events", "deliveries", "p50 ms", "p95 ms", "p99 ms", "KB per subscriber",
+                   "server RSS MB"]), _row(["---"] * 8)]
+    for r in document["results"]:
+        lines.append(_row([f"{r['extra']['subscribers']:,}", r["extra"]["events"], f"{r['ops']:,}", r["p50_ms"],
+                           r["p95_ms"], r["p99_ms"], r["extra"]["rss_per_subscriber_kb"], r["peak_rss_mb"]]))
+    return "\n".join(lines)

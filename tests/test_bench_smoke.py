@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -74,6 +75,16 @@ def test_scale_generator_fills_a_consistent_database(pg_server):
             ).fetchone()[0]
             assert gaps == 0
             assert conn.execute("select count(*) from artifact_versions").fetchone()[0] >= 0
+        # The search benchmark runs on it.
+        doc = Path(tempfile.mkdtemp()) / "b.md"
+        doc.write_text("<!-- search:start -->\n<!-- search:end -->\n")
+        searched = subprocess.run(
+            [sys.executable, "-m", "bench", "search", "--server-url", pg_server, "--database", name, "--runs", "2",
+             "--out", str(doc.with_suffix(".json")), "--doc", str(doc)],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        assert searched.returncode == 0, searched.stdout[-3000:] + searched.stderr[-3000:]
+        assert "OHM library (scoped)" in doc.read_text()
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

@@ -177,7 +177,7 @@ def test_design_indexes(conn):
     assert "(user_id, last_message_at DESC" in defs["idx_chats_user_recent"]
     assert "UNIQUE INDEX" in defs["idx_messages_chat_seq"]
     assert "(chat_id, sequence_number)" in defs["idx_messages_chat_seq"]
-    assert "gin (content_search)" in defs["idx_messages_search"]
+    assert "gin (user_id, content_search)" in defs["idx_messages_search"]
 
 
 @pytest.mark.parametrize("role", ["anon", "authenticated", "service_role"])
@@ -217,6 +217,7 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
             """select p.proname from pg_proc p
                 where p.pronamespace = 'ohm'::regnamespace and p.prorettype <> 'trigger'::regtype
                   and has_function_privilege(%s, p.oid, 'execute')""", (role,)))
-    assert callable_by["anon"] == ["chat_lineage", "share_snapshot"]
-    assert callable_by["authenticated"] == ["chat_lineage", "record_fork", "share_snapshot"]
+    search = ["identifier_parts", "search_query", "search_vector"]
+    assert callable_by["anon"] == sorted(["chat_lineage", "share_snapshot", *search])
+    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", "share_snapshot", *search])
     assert "append_message" in callable_by["ohm_authenticator"]

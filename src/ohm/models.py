@@ -382,3 +382,27 @@ class Lineage(BaseModel):
     chat_id: uuid.UUID
     ancestors: list[LineageEntry] = Field(description="Nearest first.")
     forks: list[ForkSummary] = Field(description="Direct forks of this chat that you may read.")
+
+
+# --- search ---------------------------------------------------------------------------------------
+
+
+class SearchHit(BaseModel):
+    type: Literal["message", "artifact", "part", "chat"]
+    id: uuid.UUID = Field(description="The message, artifact, part or chat found.")
+    chat_id: uuid.UUID
+    chat_title: str | None
+    chat_url: str
+    snippet: str = Field(description="HTML: the text escaped, matches in <mark>.")
+    rank: float
+    created_at: datetime
+    role: MessageRole | None = None
+    agent: str | None = None
+    intent: Intent | None = None
+    artifact_type: ArtifactType | None = None
+    version: int | None = Field(default=None, description="Artifact (or BOM) version the hit is in.")
+
+
+class SearchPage(BaseModel):
+    items: list[SearchHit]
+    next_cursor: str | None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import logging
+import re
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import FastAPI, Request
@@ -17,6 +19,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from ohm import __version__
 from ohm.api.errors import install_error_handlers
 from ohm.api.limits import ProblemJson413
+from ohm.api.realtime import Hub
 from ohm.auth import TokenCache
 from ohm.config import Settings
 from ohm.db.session import Database
@@ -24,9 +27,31 @@ from ohm.db.target import open_database
 
 OnReady = Callable[[FastAPI], Awaitable[None]]
 
+TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"']+")
+
+
+class RedactTokens(logging.Filter):
+    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers) never reach the logs."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(TOKEN_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a
+                                for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = TOKEN_IN_URL.sub(r"\1[redacted]", record.msg)
+        return True
+
+
+def redact_tokens_in_logs() -> None:
+    for name in ("uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
 
 def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = None) -> FastAPI:
     settings = settings or Settings()
+    redact_tokens_in_logs()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,13 +62,18 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             app.state.db = db
             app.state.target = db.target
             app.state.settings = settings
+            app.state.hub = Hub(db, db.target.app_url, app.state.tokens)
+            await app.state.hub.start()
             if on_ready is not None:
                 await on_ready(app)
             # Everything loaded at startup lives as long as the process: keep it out of
             # the garbage collector's full passes (shorter pauses under load).
             gc.collect()
             gc.freeze()
-            yield
+            try:
+                yield
+            finally:
+                await app.state.hub.stop()
 
     app = FastAPI(
         title="OHM",
@@ -56,13 +86,15 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(ProblemJson413)
 
-    from ohm.api.routes import artifacts, chats, health, shares
+    from ohm.api.routes import artifacts, chats, health, realtime, search, shares
     from ohm.web import pages
 
     app.include_router(health.router)
     app.include_router(chats.router)
     app.include_router(artifacts.router)
     app.include_router(shares.router)
+    app.include_router(search.router)
+    app.include_router(realtime.router)
     app.include_router(pages.router)
     return app
 

@@ -25,7 +25,14 @@ async def current_identity(
     if credentials is None:
         if header:  # present but not "Bearer <token>"
             raise unauthorized("use 'Authorization: Bearer <token>'")
-        return Identity.anon()
+        # EventSource (SSE) cannot set headers; it may pass the token in the query.
+        token = request.query_params.get("token") if request.url.path.endswith("/events") else None
+        if not token:
+            return Identity.anon()
+        try:
+            return request.app.state.tokens.verify(token)
+        except InvalidToken as exc:
+            raise unauthorized(str(exc)) from None
     try:
         return request.app.state.tokens.verify(credentials.credentials)
     except InvalidToken as exc:

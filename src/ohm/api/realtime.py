@@ -1,0 +1,218 @@
+"""The realtime hub: one LISTEN connection per process, fanned out to subscribers.
+
+PostgreSQL announces each committed change on channel ``ohm_events`` (ids
+only).  The hub reads the changed row once per distinct identity among the
+chat's subscribers (as that identity: RLS decides), and hands it to each of
+them in cursor order.  A subscriber that misses events — because it
+reconnected, or because the hub lost its connection while PostgreSQL
+restarted — is caught up from ``realtime_events`` first, so it sees every
+event once, in order.  Queues are bounded: a subscriber that falls too far
+behind is told to resume from its cursor instead of slowing the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.store import realtime as store
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "ohm_events"
+QUEUE_SIZE = 1000
+
+
+@dataclass(eq=False)
+class Subscriber:
+    identity: Identity
+    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    cursors: dict[uuid.UUID, int] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    overflowed: bool = False
+
+    @property
+    def key(self) -> tuple[str, uuid.UUID | None]:
+        return (self.identity.role, self.identity.user_id)
+
+    def put(self, item: dict[str, Any]) -> bool:
+        """Queue one item; on a full queue, replace the backlog with one resume instruction."""
+        if self.overflowed:
+            return False
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except asyncio.QueueFull:
+            self.overflowed = True
+            while not self.queue.empty():
+                self.queue.get_nowait()
+            self.queue.put_nowait({"type": "error", "code": "overflow",
+                                   "detail": "too far behind: reconnect and resume from your cursors",
+                                   "cursors": {str(k): v for k, v in self.cursors.items()}})
+            return False
+
+
+class Frame(dict):
+    """A queued message whose JSON text is made once and shared by every subscriber it goes to."""
+
+    text: str
+
+
+def frame(message: dict[str, Any]) -> Frame:
+    out = Frame(message)
+    out.text = json.dumps(message, default=str)
+    return out
+
+
+def as_text(item: dict[str, Any]) -> str:
+    return item.text if isinstance(item, Frame) else json.dumps(item, default=str)
+
+
+def event_message(event: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "event", "chat_id": str(event["chat_id"]), "cursor": event["seq"], "kind": event["kind"],
+            "id": str(event["id"]), "data": event["data"],
+            "created_at": event["created_at"].isoformat() if hasattr(event.get("created_at"), "isoformat")
+            else event.get("created_at")}
+
+
+class Hub:
+    def __init__(self, db: Database, listen_url: str, tokens: Any = None) -> None:
+        self.db = db
+        self.listen_url = listen_url
+        self.tokens = tokens
+        self.subscriptions: dict[uuid.UUID, set[Subscriber]] = {}
+        self.connected = asyncio.Event()
+        self.reconnects = 0
+        self._task: asyncio.Task | None = None
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._listen_forever(), name="ohm-realtime-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    # --- subscriptions ---------------------------------------------------------------------------
+
+    async def subscribe(self, sub: Subscriber, chat_id: uuid.UUID, since: int | None) -> int | None:
+        """Start delivering a chat's events after ``since`` (default: from now).
+
+        Queues a ``subscribed`` acknowledgement, then what was missed since
+        ``since``, then live events.  Returns the starting cursor; None when
+        the chat is not visible to the subscriber (nothing is queued then).
+        """
+        current = await store.chat_cursor(self.db, sub.identity, chat_id)
+        if current is None:
+            return None
+        async with sub.lock:
+            start = min(since, current) if since is not None else current
+            sub.cursors[chat_id] = start
+            self.subscriptions.setdefault(chat_id, set()).add(sub)
+            sub.put({"type": "subscribed", "chat_id": str(chat_id), "cursor": start, "latest": current})
+            await self._catch_up(sub, chat_id)
+        return start
+
+    def unsubscribe(self, sub: Subscriber, chat_id: uuid.UUID | None = None) -> None:
+        for chat in [chat_id] if chat_id else list(sub.cursors):
+            sub.cursors.pop(chat, None)
+            watchers = self.subscriptions.get(chat)
+            if watchers is not None:
+                watchers.discard(sub)
+                if not watchers:
+                    del self.subscriptions[chat]
+
+    async def _catch_up(self, sub: Subscriber, chat_id: uuid.UUID) -> None:
+        """Replay from the database everything after the subscriber's cursor (lock held)."""
+        while chat_id in sub.cursors and not sub.overflowed:
+            events = await store.events_since(self.db, sub.identity, chat_id, sub.cursors[chat_id])
+            for event in events:
+                if not sub.put(event_message(event)):
+                    return
+                sub.cursors[chat_id] = event["seq"]
+            if len(events) < store.REPLAY_PAGE:
+                return
+
+    # --- live events -------------------------------------------------------------------------------
+
+    async def dispatch(self, event: dict[str, Any]) -> None:
+        chat_id = uuid.UUID(event["chat_id"])
+        watchers = list(self.subscriptions.get(chat_id, ()))
+        if not watchers:
+            return
+        event = {**event, "chat_id": chat_id, "id": uuid.UUID(event["id"])}
+        loaded: dict[tuple[str, uuid.UUID | None], dict[str, Any] | None] = {}
+        for sub in watchers:
+            async with sub.lock:
+                cursor = sub.cursors.get(chat_id)
+                if cursor is None or event["seq"] <= cursor or sub.overflowed:
+                    continue
+                if event["seq"] > cursor + 1:  # missed some: the log has them, this one included
+                    await self._catch_up(sub, chat_id)
+                    continue
+                if sub.key not in loaded:
+                    row = await store.load_event(self.db, sub.identity, event)
+                    loaded[sub.key] = frame(event_message(row)) if row is not None else None
+                message = loaded[sub.key]
+                if message is None:  # no longer visible to this subscriber
+                    sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
+                             "detail": "the chat is not visible any more"})
+                    self.unsubscribe(sub, chat_id)
+                    continue
+                if sub.put(message):
+                    sub.cursors[chat_id] = event["seq"]
+                if event["kind"] == "chat.deleted":
+                    self.unsubscribe(sub, chat_id)
+
+    async def _listen_forever(self) -> None:
+        delay = 0.1
+        while True:
+            try:
+                async with await psycopg.AsyncConnection.connect(self.listen_url, autocommit=True) as conn:
+                    await conn.execute(f"listen {CHANNEL}")
+                    self.connected.set()
+                    delay = 0.1
+                    await self._resync_all()
+                    async for notice in conn.notifies():
+                        try:
+                            await self.dispatch(json.loads(notice.payload))
+                        except (psycopg.OperationalError, OSError):
+                            raise
+                        except Exception:  # one bad event must not stop the listener
+                            log.exception("realtime: could not deliver %s", notice.payload)
+            except asyncio.CancelledError:
+                raise
+            except (psycopg.OperationalError, OSError) as exc:
+                self.connected.clear()
+                self.reconnects += 1
+                log.warning("realtime: listener lost its connection (%s); retrying in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _resync_all(self) -> None:
+        """After (re)connecting: catch every subscriber up on what was announced while we were away."""
+        for chat_id, watchers in list(self.subscriptions.items()):
+            for sub in list(watchers):
+                async with sub.lock:
+                    with contextlib.suppress(psycopg.Error):
+                        await self._catch_up(sub, chat_id)
+
+
+async def drain(sub: Subscriber) -> AsyncIterator[dict[str, Any]]:
+    """The subscriber's queue as an async stream; ends after an overflow notice."""
+    while True:
+        item = await sub.queue.get()
+        yield item
+        if item.get("code") == "overflow":
+            return

@@ -1,0 +1,143 @@
+"""Realtime over WebSocket (/v1/realtime) and Server-Sent Events (/v1/chats/{id}/events)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import StreamingResponse
+
+from ohm.api.deps import AnyIdentity
+from ohm.api.realtime import Hub, Subscriber, as_text, drain
+from ohm.auth import Identity, InvalidToken
+from ohm.store.errors import NotFound
+
+router = APIRouter(prefix="/v1", tags=["realtime"])
+
+HEARTBEAT_SECONDS = 15.0
+
+
+def _identity_from_token(request_state: Any, token: str | None) -> Identity:
+    if not token:
+        return Identity.anon()
+    return request_state.tokens.verify(token)
+
+
+@router.websocket("/realtime")
+async def realtime(websocket: WebSocket, token: Annotated[str | None, Query()] = None) -> None:
+    """Messages in: `{"type": "auth", "token"}`, `{"type": "subscribe", "chat_id", "since"?}`,
+    `{"type": "unsubscribe", "chat_id"}`, `{"type": "ping"}`. Messages out: `subscribed`, `event` (with the
+    chat's `cursor`, the `kind` and the full row in `data`), `error`, `pong`."""
+    hub: Hub = websocket.app.state.hub
+    await websocket.accept()
+    try:
+        identity = _identity_from_token(websocket.app.state, token)
+    except InvalidToken as exc:
+        await websocket.send_json({"type": "error", "code": "unauthorized", "detail": str(exc)})
+        await websocket.close(code=4401)
+        return
+    sub = Subscriber(identity)
+
+    async def send_events() -> None:
+        async for item in drain(sub):
+            await websocket.send_text(as_text(item))
+        await websocket.close(code=4408)  # overflow: the client resumes from its cursors
+
+    sender = asyncio.create_task(send_events())
+    try:
+        while True:
+            try:
+                message = await websocket.receive_json()
+            except (json.JSONDecodeError, ValueError):
+                sub.put({"type": "error", "code": "bad_request", "detail": "send JSON messages"})
+                continue
+            await _handle(hub, sub, message)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        sender.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await sender
+        hub.unsubscribe(sub)
+
+
+async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
+    kind = message.get("type") if isinstance(message, dict) else None
+    if kind == "ping":
+        sub.put({"type": "pong"})
+    elif kind == "auth":
+        if sub.cursors:
+            sub.put({"type": "error", "code": "bad_request", "detail": "authenticate before subscribing"})
+            return
+        try:
+            sub.identity = hub.tokens.verify(str(message.get("token") or ""))
+            sub.put({"type": "authenticated", "role": sub.identity.role})
+        except InvalidToken as exc:
+            sub.put({"type": "error", "code": "unauthorized", "detail": str(exc)})
+    elif kind in ("subscribe", "unsubscribe"):
+        try:
+            chat_id = uuid.UUID(str(message.get("chat_id")))
+            since = message.get("since")
+            if since is not None and (not isinstance(since, int) or since < 0):
+                raise ValueError
+        except ValueError:
+            sub.put({"type": "error", "code": "bad_request", "detail": "chat_id must be a uuid, since an int >= 0"})
+            return
+        if kind == "unsubscribe":
+            hub.unsubscribe(sub, chat_id)
+            sub.put({"type": "unsubscribed", "chat_id": str(chat_id)})
+            return
+        if await hub.subscribe(sub, chat_id, since) is None:
+            sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
+                     "detail": "no such chat, or not yours to watch"})
+    else:
+        sub.put({"type": "error", "code": "bad_request", "detail": f"unknown message type {kind!r}"})
+
+
+@router.get("/chats/{chat_id}/events", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}},
+                             "description": "One `event:` per change, `id:` = the chat's cursor."},
+                       404: {"description": "No such chat, or not yours to watch."}})
+async def chat_events(
+    chat_id: uuid.UUID,
+    request: Request,
+    identity: AnyIdentity,
+    since: Annotated[int | None, Query(ge=0, description="Resume after this cursor.")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Server-Sent Events for one chat. Reconnecting browsers send `Last-Event-ID` and get what they missed
+    first. EventSource cannot send headers: pass `?token=` instead of `Authorization`."""
+    hub: Hub = request.app.state.hub
+    if since is None and last_event_id and last_event_id.isdigit():
+        since = int(last_event_id)
+    sub = Subscriber(identity)
+    if await hub.subscribe(sub, chat_id, since) is None:
+        raise NotFound("chat not found")
+
+    async def stream() -> AsyncIterator[bytes]:
+        retry = "retry: 1000\n"  # sent once, with the first frame: reconnect after a second
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    yield b": keep-alive\n\n"
+                    continue
+                if item["type"] == "event":
+                    frame = f"id: {item['cursor']}\nevent: {item['kind']}\ndata: {as_text(item)}\n\n"
+                else:
+                    frame = f"event: {item['type']}\ndata: {as_text(item)}\n\n"
+                yield (retry + frame).encode()
+                retry = ""
+                if item.get("code") in ("overflow", "not_found"):
+                    return
+        finally:
+            hub.unsubscribe(sub)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

