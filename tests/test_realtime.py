@@ -290,3 +290,25 @@ def _pg_ctl(server, action: str) -> None:
     handle = server._server  # the wheel's handle: runs pg_ctl as the right system user
     options = ["-o", f"-k {handle.get_postmaster_info().socket_dir} -h ''"] if action != "stop" else []
     pg_ctl(["-w", "-m", "fast", *options, action], pgdata=Path(handle.pgdata), user=handle.system_user, timeout=60)
+
+
+async def test_notify_only_for_watched_chats_and_the_sweep_delivers_the_rest(user, live_server, app_url,
+                                                                             database_url):
+    """NOTIFY is sent only for chats with live subscribers; an unannounced event still arrives."""
+    with OhmClient(live_server, token=user.token()) as ohm:
+        watched, quiet = ohm.create_chat(), ohm.create_chat()
+        async with websockets.connect(ws_url(live_server, user.token())) as ws:
+            await subscribe(ws, watched.id)
+            async with await psycopg.AsyncConnection.connect(database_url, autocommit=True) as listener:
+                await listener.execute("listen ohm_events")
+                ohm.post_message(quiet.id, "user", "nobody watches")
+                ohm.post_message(watched.id, "user", "someone watches")
+                payloads = [json.loads(n.payload) async for n in listener.notifies(timeout=2)]
+            assert [p["chat_id"] for p in payloads] == [str(watched.id)]
+            assert (await receive(ws, until="event"))["data"]["content"] == "someone watches"
+            # An event committed without a NOTIFY (the lease gone): the sweep delivers it.
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                conn.execute("delete from ohm.realtime_watch where chat_id = %s", (watched.id,))
+            ohm.post_message(watched.id, "user", "unannounced")
+            event = await receive(ws, until="event", timeout=10)
+            assert (event["data"]["content"], event["cursor"]) == ("unannounced", 2)

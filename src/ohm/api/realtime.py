@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "ohm_events"
 QUEUE_SIZE = 1000
+SWEEP_SECONDS = 2.0  # how late an event can be if its NOTIFY was never sent
+LEASE_SECONDS = 60  # renewed every LEASE_SECONDS / 3
 
 
 @dataclass(eq=False)
@@ -96,13 +98,14 @@ class Hub:
         self._task: asyncio.Task | None = None
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._listen_forever(), name="ohm-realtime-listener")
+        self._tasks = [asyncio.create_task(self._listen_forever(), name="ohm-realtime-listener"),
+                       asyncio.create_task(self._sweep_forever(), name="ohm-realtime-sweep")]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in getattr(self, "_tasks", []):
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
 
     # --- subscriptions ---------------------------------------------------------------------------
 
@@ -116,6 +119,8 @@ class Hub:
         current = await store.chat_cursor(self.db, sub.identity, chat_id)
         if current is None:
             return None
+        # The lease first: events committed from now on are announced for this chat.
+        await store.watch(self.db, [chat_id], LEASE_SECONDS)
         async with sub.lock:
             start = min(since, current) if since is not None else current
             sub.cursors[chat_id] = start
@@ -199,6 +204,28 @@ class Hub:
                 log.warning("realtime: listener lost its connection (%s); retrying in %.1f s", exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _sweep_forever(self) -> None:
+        """Every few seconds: deliver anything that was committed but not announced, renew leases."""
+        renewed = 0.0
+        while True:
+            await asyncio.sleep(SWEEP_SECONDS)
+            chats = list(self.subscriptions)
+            if not chats:
+                continue
+            try:
+                loop = asyncio.get_running_loop()
+                if loop.time() - renewed > LEASE_SECONDS / 3:
+                    await store.watch(self.db, chats, LEASE_SECONDS)
+                    renewed = loop.time()
+                heads = await store.event_heads(self.db, chats)
+                for chat_id, head in heads.items():
+                    for sub in list(self.subscriptions.get(chat_id, ())):
+                        if sub.cursors.get(chat_id, head) < head:
+                            async with sub.lock:
+                                await self._catch_up(sub, chat_id)
+            except (psycopg.Error, OSError) as exc:
+                log.warning("realtime: sweep failed (%s)", exc)
 
     async def _resync_all(self) -> None:
         """After (re)connecting: catch every subscriber up on what was announced while we were away."""

@@ -108,3 +108,18 @@ def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
         out[key] = str(value) if isinstance(value, uuid.UUID) else (
             value.isoformat() if hasattr(value, "isoformat") else value)
     return out
+
+
+async def watch(db: Database, chat_ids: list[uuid.UUID], seconds: int = 60) -> None:
+    """Take or renew this process's leases on chats it has live subscribers for (NOTIFY goes only there)."""
+    if chat_ids:
+        await db.run_one("select ohm.watch_chats(%s, %s)", (chat_ids, seconds))
+
+
+async def event_heads(db: Database, chat_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """The newest event number of each chat (numbers only), for the hub's safety sweep."""
+    if not chat_ids:
+        return {}
+    async with db.pool.connection() as conn:
+        cur = await conn.execute("select chat_id, last_event_seq from ohm.event_heads(%s)", (chat_ids,))
+        return {r["chat_id"]: r["last_event_seq"] for r in await cur.fetchall()}
