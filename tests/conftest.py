@@ -134,7 +134,7 @@ def other_user(make_user: Callable[..., User]) -> User:
 
 
 @pytest.fixture(scope="session")
-def live_server(database_url: str) -> Iterator[str]:
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The real app under uvicorn on a free port, in a background thread."""
     import socket
     import threading
@@ -145,7 +145,8 @@ def live_server(database_url: str) -> Iterator[str]:
     from ohm.api.app import create_app
     from ohm.config import Settings
 
-    app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16))
+    app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16,
+                              data_dir=tmp_path_factory.mktemp("live-data")))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

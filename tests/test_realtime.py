@@ -312,3 +312,23 @@ async def test_notify_only_for_watched_chats_and_the_sweep_delivers_the_rest(use
             ohm.post_message(watched.id, "user", "unannounced")
             event = await receive(ws, until="event", timeout=10)
             assert (event["data"]["content"], event["cursor"]) == ("unannounced", 2)
+
+
+async def test_uploads_and_their_processing_status_arrive_live(user, live_server):
+    from .test_files import png
+
+    headers = {"Authorization": f"Bearer {user.token()}"}
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat(title="photos")
+    async with websockets.connect(ws_url(live_server, user.token())) as ws, \
+            httpx.AsyncClient(base_url=live_server, headers=headers) as http:
+        await subscribe(ws, chat.id)
+        uploaded = await http.post("/v1/attachments", files={"file": ("board.png", png(seed=77))},
+                                   data={"category": "circuit_image", "chat_id": str(chat.id)})
+        assert uploaded.status_code == 201, uploaded.text
+        event = await receive(ws, until="event")
+        assert (event["kind"], event["id"]) == ("attachment.created", uploaded.json()["id"])
+        assert event["data"]["filename"] == "board.png" and "storage_path" not in event["data"]
+        await http.patch(f"/v1/attachments/{uploaded.json()['id']}", json={"processing_status": "processing"})
+        event = await receive(ws, until="event")
+        assert (event["kind"], event["data"]["processing_status"]) == ("attachment.updated", "processing")

@@ -218,6 +218,7 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
                 where p.pronamespace = 'ohm'::regnamespace and p.prorettype <> 'trigger'::regtype
                   and has_function_privilege(%s, p.oid, 'execute')""", (role,)))
     search = ["identifier_parts", "search_query", "search_vector"]
-    assert callable_by["anon"] == sorted(["chat_lineage", "share_snapshot", *search])
-    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", "share_snapshot", *search])
+    shares = ["share_attachments", "share_snapshot"]
+    assert callable_by["anon"] == sorted(["chat_lineage", *shares, *search])
+    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search])
     assert "append_message" in callable_by["ohm_authenticator"]

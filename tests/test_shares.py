@@ -350,3 +350,29 @@ def test_typed_client_for_shares_and_forks(alice, bob, anon, conversation):
     assert alice.revoke_share(share.token).is_active is False
     mine = alice.fork_chat(chat.id, m[0].id)
     assert mine.message_count == 1 and mine.forked_from == chat.id
+
+
+def test_share_shows_the_uploads_of_its_branch_with_signed_links(alice, bob, anon, conversation, live_server):
+    from .test_files import PDF, png
+
+    chat, m, _ = conversation
+    before = alice.upload(png(seed=300), "breadboard.png", category="circuit_image", chat_id=chat.id,
+                          message_id=m[1].id)
+    chat_level = alice.upload(PDF, "bme280.pdf", category="datasheet", chat_id=chat.id)
+    share = post(alice, f"/v1/chats/{chat.id}/shares", {"up_to_message_id": str(m[2].id)})
+    off_branch = alice.upload(png(seed=301), "later.png", category="photo", chat_id=chat.id, message_id=m[4].id)
+    after = alice.upload(png(seed=302), "after.png", category="photo", chat_id=chat.id)
+    snap = get(anon, f"/v1/shares/{share['token']}")
+    listed = {f["id"]: f for f in snap["attachments"]}
+    assert set(listed) == {str(before.id), str(chat_level.id)}
+    assert str(off_branch.id) not in listed and str(after.id) not in listed
+    assert "sha256" not in listed[str(before.id)] and "user_id" not in listed[str(before.id)]
+    fetched = httpx.get(live_server + listed[str(before.id)]["url"])
+    assert fetched.status_code == 200 and fetched.content == png(seed=300)
+    # The share's link, not the share itself, opens the bytes: the API still says no.
+    with pytest.raises(NotFoundError):
+        bob.download(before.id)
+    page = httpx.get(f"{live_server}/share/{share['token']}")
+    assert 'alt="breadboard.png"' in page.text and "bme280.pdf" in page.text and "later.png" not in page.text
+    _delete(alice, share["token"])
+    assert httpx.get(f"{live_server}/v1/shares/{share['token']}").status_code == 404

@@ -250,6 +250,39 @@ def demo(database_url: DatabaseUrlOption = None) -> None:
     _print_demo(found, token_, f"http://{settings.host}:{settings.port}")
 
 
+@app.command()
+@friendly_errors
+def gc(
+    database_url: DatabaseUrlOption = None,
+    grace: Annotated[str, typer.Option(help="Keep unreferenced blobs younger than this (uploads in flight).")] = "1h",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be removed; remove nothing.")] = False,
+) -> None:
+    """Remove stored files no upload refers to (left by a crash between storing and registering)."""
+    from datetime import timedelta
+
+    from ohm.blobs import open_blob_store
+    from ohm.store.attachments import gc as collect
+
+    settings = settings_for(database_url)
+    grace_seconds = parse_ttl(grace) if grace.strip() not in ("0", "0s") else 0
+    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await collect(db, blobs, grace=timedelta(seconds=grace_seconds), dry_run=dry_run)
+
+    report = with_database(settings, work)
+    verb = "would remove" if dry_run else "removed"
+    out.print(f"{report.blobs} blobs stored; {verb} {len(report.removed)} unreferenced; "
+              f"kept {report.kept_young} younger than {grace}")
+    for key in report.removed:
+        typer.echo(f"  {key}")
+    if report.missing:
+        err.print(f"[yellow]warning:[/yellow] {len(report.missing)} uploads point at missing blobs:")
+        for key in report.missing:
+            err.print(f"  {key}")
+
+
 def _print_demo(found: demo_store.Demo, token_: str, base: str) -> None:
     state = "loaded" if found.created else "already loaded"
     out.print(f"[bold]ESP32 Weather Station demo[/bold] ({state})")

@@ -17,7 +17,7 @@ import functools
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import Any, BinaryIO, Generic, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter
@@ -28,9 +28,13 @@ from ohm.models import (
     ArtifactDiff,
     ArtifactType,
     ArtifactVersion,
+    Attachment,
+    AttachmentCategory,
     Chat,
     ChatDetail,
     ChatPhase,
+    DatasheetAnalysis,
+    DatasheetAnalysisCreate,
     Intent,
     Lineage,
     Message,
@@ -40,7 +44,10 @@ from ohm.models import (
     Page,
     Share,
     ShareSnapshot,
+    SignedUrl,
     Usage,
+    Verification,
+    VerificationCreate,
     VersionSummary,
 )
 
@@ -87,13 +94,21 @@ class InvalidError(OhmError):
     pass
 
 
+class ForbiddenError(OhmError):
+    pass
+
+
+class UnsupportedTypeError(OhmError):
+    pass
+
+
 class UnavailableError(OhmError):
     pass
 
 
 ERRORS: dict[int, type[OhmError]] = {
-    401: UnauthorizedError, 404: NotFoundError, 409: ConflictError, 413: TooLargeError, 422: InvalidError,
-    503: UnavailableError,
+    401: UnauthorizedError, 403: ForbiddenError, 404: NotFoundError, 409: ConflictError, 413: TooLargeError,
+    415: UnsupportedTypeError, 422: InvalidError, 503: UnavailableError,
 }
 
 
@@ -106,11 +121,17 @@ class _Call(Generic[M]):
     model: Any = None
     params: dict[str, Any] = field(default_factory=dict)
     json: Any = None
+    files: dict[str, Any] | None = None
+    data: dict[str, str] | None = None
+    raw: bool = False  # return the body's bytes
 
     def request_kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"params": {k: _param(v) for k, v in self.params.items() if v is not None}}
         if self.json is not None:
             kwargs["json"] = self.json
+        if self.files is not None:
+            kwargs["files"] = self.files
+            kwargs["data"] = self.data or {}
         return kwargs
 
     def parse(self, response: httpx.Response) -> M:
@@ -120,6 +141,8 @@ class _Call(Generic[M]):
             except ValueError:
                 body = {"title": response.reason_phrase, "detail": response.text}
             raise ERRORS.get(response.status_code, OhmError)(response.status_code, body)
+        if self.raw:
+            return response.content  # type: ignore[return-value]
         if self.model is None:
             return None  # type: ignore[return-value]
         return _adapter(self.model).validate_python(response.json())
@@ -214,6 +237,17 @@ def _create_share(chat_id, up_to_message_id, expires_at) -> _Call[Share]:
 
 def _fork(path: str, message_id) -> _Call[Chat]:
     return _Call("POST", path, Chat, json=_json_body({"message_id": message_id}))
+
+
+def _upload(content: bytes | BinaryIO, filename: str, category: str, form: Mapping[str, Any]) -> _Call[Attachment]:
+    data = {"category": category, **{k: str(v) for k, v in form.items() if v is not None}}
+    return _Call("POST", "/v1/attachments", Attachment, files={"file": (filename, content)}, data=data)
+
+
+def _list_analyses(part_number, project_id, attachment_id, limit, cursor) -> _Call[Page[DatasheetAnalysis]]:
+    return _Call("GET", "/v1/datasheet-analyses", Page[DatasheetAnalysis], params={
+        "part_number": part_number, "project_id": project_id, "attachment_id": attachment_id, "limit": limit,
+        "cursor": cursor})
 
 
 def _headers(token: str | None) -> dict[str, str]:
@@ -344,6 +378,53 @@ class OhmClient:
     def lineage(self, chat_id: uuid.UUID | str) -> Lineage:
         return self._send(_Call("GET", f"/v1/chats/{chat_id}/lineage", Lineage))
 
+    # files and analyses
+
+    def upload(self, content: bytes | BinaryIO, filename: str, *, category: AttachmentCategory = "other",
+               chat_id: uuid.UUID | None = None, message_id: uuid.UUID | None = None,
+               project_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None) -> Attachment:
+        return self._send(_upload(content, filename, category, {"chat_id": chat_id, "message_id": message_id,
+                                                                "project_id": project_id, "user_id": user_id}))
+
+    def get_attachment(self, attachment_id: uuid.UUID | str) -> Attachment:
+        return self._send(_Call("GET", f"/v1/attachments/{attachment_id}", Attachment))
+
+    def download(self, attachment_id: uuid.UUID | str) -> bytes:
+        return self._send(_Call("GET", f"/v1/attachments/{attachment_id}/content", raw=True))
+
+    def set_processing_status(self, attachment_id: uuid.UUID | str, status: str,
+                              error: str | None = None) -> Attachment:
+        return self._send(_Call("PATCH", f"/v1/attachments/{attachment_id}", Attachment,
+                                json=_json_body({"processing_status": status, "processing_error": error})))
+
+    def signed_url(self, attachment_id: uuid.UUID | str, ttl: int = 900) -> SignedUrl:
+        return self._send(_Call("GET", f"/v1/attachments/{attachment_id}/signed-url", SignedUrl,
+                                params={"ttl": ttl}))
+
+    def delete_attachment(self, attachment_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/attachments/{attachment_id}"))
+
+    def add_verification(self, project_id: uuid.UUID | str, verification: VerificationCreate | Mapping[str, Any]
+                         ) -> Verification:
+        return self._send(_Call("POST", f"/v1/projects/{project_id}/verifications", Verification,
+                                json=VerificationCreate.model_validate(verification).model_dump(
+                                    mode="json", exclude_none=True)))
+
+    def list_verifications(self, project_id: uuid.UUID | str, *, limit: int = 50,
+                           cursor: str | None = None) -> Page[Verification]:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/verifications", Page[Verification],
+                                params={"limit": limit, "cursor": cursor}))
+
+    def add_datasheet_analysis(self, analysis: DatasheetAnalysisCreate | Mapping[str, Any]) -> DatasheetAnalysis:
+        return self._send(_Call("POST", "/v1/datasheet-analyses", DatasheetAnalysis,
+                                json=DatasheetAnalysisCreate.model_validate(analysis).model_dump(
+                                    mode="json", exclude_none=True)))
+
+    def list_datasheet_analyses(self, *, part_number: str | None = None, project_id: uuid.UUID | None = None,
+                                attachment_id: uuid.UUID | None = None, limit: int = 50,
+                                cursor: str | None = None) -> Page[DatasheetAnalysis]:
+        return self._send(_list_analyses(part_number, project_id, attachment_id, limit, cursor))
+
 
 class AsyncOhmClient:
     """Asynchronous client with the same methods as :class:`OhmClient`."""
@@ -469,3 +550,50 @@ class AsyncOhmClient:
 
     async def lineage(self, chat_id: uuid.UUID | str) -> Lineage:
         return await self._send(_Call("GET", f"/v1/chats/{chat_id}/lineage", Lineage))
+
+    # files and analyses
+
+    async def upload(self, content: bytes | BinaryIO, filename: str, *, category: AttachmentCategory = "other",
+               chat_id: uuid.UUID | None = None, message_id: uuid.UUID | None = None,
+               project_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None) -> Attachment:
+        return await self._send(_upload(content, filename, category, {"chat_id": chat_id, "message_id": message_id,
+                                                                "project_id": project_id, "user_id": user_id}))
+
+    async def get_attachment(self, attachment_id: uuid.UUID | str) -> Attachment:
+        return await self._send(_Call("GET", f"/v1/attachments/{attachment_id}", Attachment))
+
+    async def download(self, attachment_id: uuid.UUID | str) -> bytes:
+        return await self._send(_Call("GET", f"/v1/attachments/{attachment_id}/content", raw=True))
+
+    async def set_processing_status(self, attachment_id: uuid.UUID | str, status: str,
+                              error: str | None = None) -> Attachment:
+        return await self._send(_Call("PATCH", f"/v1/attachments/{attachment_id}", Attachment,
+                                json=_json_body({"processing_status": status, "processing_error": error})))
+
+    async def signed_url(self, attachment_id: uuid.UUID | str, ttl: int = 900) -> SignedUrl:
+        return await self._send(_Call("GET", f"/v1/attachments/{attachment_id}/signed-url", SignedUrl,
+                                      params={"ttl": ttl}))
+
+    async def delete_attachment(self, attachment_id: uuid.UUID | str) -> None:
+        await self._send(_Call("DELETE", f"/v1/attachments/{attachment_id}"))
+
+    async def add_verification(self, project_id: uuid.UUID | str, verification: VerificationCreate | Mapping[str, Any]
+                         ) -> Verification:
+        return await self._send(_Call("POST", f"/v1/projects/{project_id}/verifications", Verification,
+                                json=VerificationCreate.model_validate(verification).model_dump(
+                                    mode="json", exclude_none=True)))
+
+    async def list_verifications(self, project_id: uuid.UUID | str, *, limit: int = 50,
+                           cursor: str | None = None) -> Page[Verification]:
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}/verifications", Page[Verification],
+                                params={"limit": limit, "cursor": cursor}))
+
+    async def add_datasheet_analysis(self, analysis: DatasheetAnalysisCreate | Mapping[str, Any]) -> DatasheetAnalysis:
+        return await self._send(_Call("POST", "/v1/datasheet-analyses", DatasheetAnalysis,
+                                json=DatasheetAnalysisCreate.model_validate(analysis).model_dump(
+                                    mode="json", exclude_none=True)))
+
+    async def list_datasheet_analyses(self, *, part_number: str | None = None, project_id: uuid.UUID | None = None,
+                                attachment_id: uuid.UUID | None = None, limit: int = 50,
+                                cursor: str | None = None) -> Page[DatasheetAnalysis]:
+        return await self._send(_list_analyses(part_number, project_id, attachment_id, limit, cursor))

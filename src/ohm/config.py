@@ -54,6 +54,13 @@ class Settings(BaseSettings):
     db_connect_timeout: int = Field(default=10, ge=1)
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
                                 description="Largest request body the API reads (413 beyond).")
+    storage_url: str | None = Field(
+        default=None, description="Where uploads go: s3://bucket/prefix, or file:///path. "
+        "Unset: a directory 'blobs' in the data dir.")
+    s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, R2, ...).")
+    s3_region: str | None = None
+    max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest upload (413 beyond).")
+    storage_quota_bytes: int = Field(default=1024**3, ge=0, description="Upload bytes per user (413 beyond).")
 
     @field_validator("database_url", "app_database_url", mode="before")
     @classmethod

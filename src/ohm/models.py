@@ -348,6 +348,17 @@ class SharedArtifact(BaseModel):
     created_at: datetime
 
 
+class SharedAttachment(BaseModel):
+    id: uuid.UUID
+    message_id: uuid.UUID | None
+    filename: str
+    mime_type: str
+    size_bytes: int
+    category: str
+    created_at: datetime
+    url: str | None = Field(default=None, description="Signed download link (valid for an hour).")
+
+
 class ShareSnapshot(BaseModel):
     """What a share shows: the branch up to the share's message, artifacts at the shared versions."""
 
@@ -355,6 +366,8 @@ class ShareSnapshot(BaseModel):
     chat: SharedChat
     messages: list[SharedMessage]
     artifacts: list[SharedArtifact]
+    attachments: list[SharedAttachment] = Field(
+        default_factory=list, description="Uploads in the shared branch, each with a signed link to its bytes.")
 
 
 class ForkCreate(Input):
@@ -406,3 +419,117 @@ class SearchHit(BaseModel):
 class SearchPage(BaseModel):
     items: list[SearchHit]
     next_cursor: str | None
+
+
+# --- files and what agents made of them -------------------------------------------------------------
+
+AttachmentCategory = Literal["circuit_image", "datasheet", "schematic", "photo", "code", "other"]
+ProcessingStatus = Literal["pending", "processing", "done", "failed"]
+Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class Attachment(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    chat_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    filename: str = Field(description="Display name, sanitised (no directories or control characters).")
+    mime_type: str = Field(description="Sniffed from the bytes, not taken from the client.")
+    size_bytes: int
+    sha256: str
+    category: AttachmentCategory
+    processing_status: ProcessingStatus
+    processing_error: str | None
+    content_url: str = Field(description="The bytes (owner or service role only).")
+    created_at: datetime
+    updated_at: datetime
+
+
+class AttachmentUpdate(Input):
+    """Processing status: pending -> processing -> done | failed; failed -> processing retries."""
+
+    processing_status: Literal["processing", "done", "failed"]
+    processing_error: Text | None = Field(default=None, description="Why it failed (kept only for failed).")
+
+
+class SignedUrl(BaseModel):
+    url: str = Field(description="Path with expiry and signature; no token needed until it expires.")
+    expires_at: datetime
+
+
+class Finding(Input):
+    severity: Literal["info", "warning", "error", "critical"]
+    message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=2000)]
+    location: Short | None = Field(default=None, description="Where on the board, e.g. 'GPIO21 / SDA'.")
+
+
+class DetectedComponent(Input):
+    name: Short
+    designator: Short | None = None
+    confidence: float | None = Field(default=None, ge=0, le=1)
+    notes: Text | None = None
+
+
+class VerificationCreate(Input):
+    attachment_id: uuid.UUID | None = Field(default=None, description="The circuit photo checked.")
+    status: Literal["pass", "fail", "warning"]
+    detected_components: list[DetectedComponent] = Field(default_factory=list, max_length=500)
+    issues: list[Finding] = Field(default_factory=list, max_length=500)
+    suggestions: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=200)
+    model: Short | None = None
+    chat_id: uuid.UUID | None = None
+    message_id: uuid.UUID | None = Field(default=None, description="The message that reported it (needs chat_id).")
+
+
+class Verification(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID
+    chat_id: uuid.UUID | None
+    message_id: uuid.UUID | None
+    attachment_id: uuid.UUID | None
+    status: Literal["pending", "pass", "fail", "warning"]
+    detected_components: list[dict[str, Any]]
+    issues: list[dict[str, Any]]
+    suggestions: list[str]
+    model: str | None
+    created_at: datetime
+
+
+class Pin(Input):
+    pin: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = Field(
+        description="Pin number or ball, e.g. '1' or 'A3'.")
+    name: Short
+    type: Literal["power", "ground", "input", "output", "io", "analog", "nc", "other"]
+    voltage: float | None = Field(default=None, ge=-1000, le=1000, description="Nominal volts, if it has one.")
+    description: Text | None = None
+
+
+class DatasheetAnalysisCreate(Input):
+    attachment_id: uuid.UUID | None = Field(default=None, description="The datasheet file analysed.")
+    project_id: uuid.UUID | None = None
+    part_number: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+    manufacturer: Short | None = None
+    key_specs: dict[Annotated[str, StringConstraints(min_length=1, max_length=100)], Any] = Field(
+        default_factory=dict, max_length=200, description="e.g. {'vcc_max': '3.6 V', 'interface': 'I2C'}.")
+    pinout: list[Pin] = Field(default_factory=list, max_length=2000)
+    application_notes: Annotated[str, StringConstraints(max_length=100000)] | None = None
+    warnings: list[Annotated[str, StringConstraints(min_length=1, max_length=2000)]] = Field(
+        default_factory=list, max_length=200)
+    model: Short | None = None
+
+
+class DatasheetAnalysis(BaseModel):
+    id: uuid.UUID
+    project_id: uuid.UUID | None
+    attachment_id: uuid.UUID | None
+    part_number: str
+    manufacturer: str | None
+    key_specs: dict[str, Any]
+    pinout: list[dict[str, Any]]
+    application_notes: str | None
+    warnings: list[str]
+    model: str | None
+    created_at: datetime

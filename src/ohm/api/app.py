@@ -21,6 +21,7 @@ from ohm.api.errors import install_error_handlers
 from ohm.api.limits import ProblemJson413
 from ohm.api.realtime import Hub
 from ohm.auth import TokenCache
+from ohm.blobs import open_blob_store
 from ohm.config import Settings
 from ohm.db.session import Database
 from ohm.db.target import open_database
@@ -62,6 +63,8 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             app.state.db = db
             app.state.target = db.target
             app.state.settings = settings
+            app.state.blobs = open_blob_store(settings.storage_url, settings.data_dir,
+                                              endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
             app.state.hub = Hub(db, db.target.app_url, app.state.tokens)
             await app.state.hub.start()
             if on_ready is not None:
@@ -86,16 +89,21 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(ProblemJson413)
 
-    from ohm.api.routes import artifacts, chats, health, realtime, search, shares
+    from ohm.api.routes import artifacts, chats, files, health, realtime, search, shares
     from ohm.web import pages
 
     app.include_router(health.router)
     app.include_router(chats.router)
     app.include_router(artifacts.router)
     app.include_router(shares.router)
+    app.include_router(files.router)
     app.include_router(search.router)
     app.include_router(realtime.router)
     app.include_router(pages.router)
+    # Uploads stream past the general body limit, up to the upload limit (plus the multipart envelope).
+    for route in app.router.routes:
+        if getattr(route, "path", None) == files.UPLOAD_PATH and "POST" in getattr(route, "methods", ()):
+            route.app = RequestBodyLimitMiddleware(route.app, max_body_size=settings.max_upload_bytes + 64 * 1024)
     return app
 
 

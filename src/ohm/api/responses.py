@@ -11,5 +11,6 @@ from fastapi import Response
 from pydantic import BaseModel
 
 
-def json_response(model: BaseModel, status_code: int = 200) -> Response:
-    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json")
+def json_response(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(model.model_dump_json(), status_code=status_code, media_type="application/json",
+                    headers=headers)

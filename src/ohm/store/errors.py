@@ -33,3 +33,13 @@ class Invalid(StoreError):
 class TooLarge(StoreError):
     status = 413
     title = "Content too large"
+
+
+class Forbidden(StoreError):
+    status = 403
+    title = "Forbidden"
+
+
+class Unsupported(StoreError):
+    status = 415
+    title = "Unsupported media type"

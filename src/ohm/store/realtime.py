@@ -92,6 +92,13 @@ async def _attach_rows(conn, events: list[dict[str, Any]]) -> None:
                                  ([uuid.UUID(str(e["id"])) for e in by_kind["chat"]],))
         for row in await cur.fetchall():
             rows[("chat", row["id"])] = chat_from_row(row).model_dump(mode="json")
+    if "attachment" in by_kind:
+        from ohm.store.attachments import COLUMNS, attachment_from_row
+
+        cur = await conn.execute(f"select {COLUMNS} from public.attachments a where a.id = any(%s)",
+                                 ([uuid.UUID(str(e["id"])) for e in by_kind["attachment"]],))
+        for row in await cur.fetchall():
+            rows[("attachment", row["id"])] = attachment_from_row(row).model_dump(mode="json")
     for event in events:
         kind = event["kind"].split(".")[0]
         if event["kind"] == "chat.deleted":

@@ -16,12 +16,13 @@ from psycopg import AsyncConnection, errors
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.models import Share, ShareCreate, ShareSnapshot
+from ohm.models import Share, ShareCreate, SharedAttachment, ShareSnapshot
 from ohm.store._common import database_errors
 from ohm.store.errors import Invalid, NotFound
 
 TOKEN_BYTES = 24  # 192 bits from the OS CSPRNG, 32 URL-safe characters
 NOT_FOUND = "share not found"
+SHARE_LINK_TTL = 3600
 
 SHARE_COLUMNS = """
     s.id, s.chat_id, s.share_token as token, s.up_to_message_id, s.artifact_versions, s.snapshot_at,
@@ -99,10 +100,21 @@ async def revoke_share(db: Database, identity: Identity, token: str) -> Share:
     return share_from_row(row)
 
 
-async def read_share(db: Database, identity: Identity, token: str, *, count_view: bool = True) -> ShareSnapshot:
-    """The snapshot behind a token (anyone may ask); unknown, revoked and expired are all 404."""
+async def read_share(db: Database, identity: Identity, token: str, *, count_view: bool = True,
+                     signing_secret: str | None = None) -> ShareSnapshot:
+    """The snapshot behind a token (anyone may ask); unknown, revoked and expired are all 404.
+
+    With ``signing_secret`` each upload in the shared branch comes with a signed link to its bytes."""
     async with db.acting_as(identity) as conn:
-        return await snapshot(conn, token, count_view=count_view)
+        shared = await snapshot(conn, token, count_view=count_view)
+        cur = await conn.execute("select * from ohm.share_attachments(%s)", (token,))
+        rows = await cur.fetchall()
+    if rows:
+        from ohm.store.attachments import signed_path
+
+        shared.attachments = [SharedAttachment(**row, url=signed_path(signing_secret, row["id"], SHARE_LINK_TTL)
+                                               if signing_secret else None) for row in rows]
+    return shared
 
 
 async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool) -> ShareSnapshot:

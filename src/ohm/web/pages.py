@@ -38,7 +38,7 @@ HEADERS = {
 @router.get("/share/{token}", response_class=HTMLResponse)
 async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity) -> HTMLResponse:
     try:
-        snapshot = await shares.read_share(db, identity, token)
+        snapshot = await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret)
     except NotFound:
         return templates.TemplateResponse(request, "not_found.html", {}, status_code=404, headers=HEADERS)
     return templates.TemplateResponse(request, "share.html", {"snapshot": snapshot}, headers=HEADERS)

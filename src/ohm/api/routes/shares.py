@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Response, status
+from fastapi import APIRouter, Path, Request, Response, status
 
 from ohm.api.deps import AnyIdentity, Db, SignedIn
 from ohm.api.responses import json_response
@@ -34,9 +34,10 @@ async def list_shares(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> list[Sh
 
 
 @router.get("/shares/{token}", response_model=ShareSnapshot, responses=GONE)
-async def read_share(token: Token, db: Db, identity: AnyIdentity) -> Response:
-    """The snapshot behind a share token. No sign-in needed; each read counts one view."""
-    return json_response(await shares.read_share(db, identity, token))
+async def read_share(token: Token, request: Request, db: Db, identity: AnyIdentity) -> Response:
+    """The snapshot behind a share token. No sign-in needed; each read counts one view. Uploads in the
+    shared branch come with signed links to their bytes (valid for an hour)."""
+    return json_response(await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret))
 
 
 @router.delete("/shares/{token}", response_model=Share, responses=GONE)

@@ -1,0 +1,53 @@
+"""File storage behind one interface: a local directory or any S3-compatible store.
+
+Blobs are content-addressed (``sha256/ab/cd/<sha256>``): identical uploads are
+stored once, and a blob appears under its final key only when it is complete
+(a rename locally, a single PUT on S3).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Protocol
+from urllib.parse import urlparse
+
+CHUNK = 1024 * 1024
+
+
+def content_key(sha256: str) -> str:
+    return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+class BlobStore(Protocol):
+    bucket: str
+
+    async def put(self, key: str, source: BinaryIO) -> bool:
+        """Store ``source`` under ``key`` unless it is already there; True if written."""
+
+    async def exists(self, key: str) -> bool: ...
+
+    async def read(self, key: str) -> bytes: ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def listing(self) -> list[tuple[str, datetime]]:
+        """Every stored key with its last-modified time (for garbage collection)."""
+
+
+def open_blob_store(storage_url: str | None, data_dir: Path, *, endpoint_url: str | None = None,
+                    region: str | None = None) -> BlobStore:
+    if storage_url is None:
+        from ohm.blobs.local import LocalBlobStore
+
+        return LocalBlobStore(data_dir / "blobs")
+    parsed = urlparse(storage_url)
+    if parsed.scheme == "file":
+        from ohm.blobs.local import LocalBlobStore
+
+        return LocalBlobStore(Path(parsed.path))
+    if parsed.scheme == "s3":
+        from ohm.blobs.s3 import S3BlobStore
+
+        return S3BlobStore(parsed.netloc, parsed.path.strip("/"), endpoint_url=endpoint_url, region=region)
+    raise ValueError(f"unsupported storage URL {storage_url!r}: use s3://bucket/prefix or file:///path")
