@@ -166,6 +166,19 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         sock.close()
 
 
+@pytest.fixture
+def http(live_server: str) -> Iterator:
+    """Raw HTTP to the live server, for tests that read the wire format itself."""
+    import httpx
+
+    with httpx.Client(base_url=live_server, timeout=30) as client:
+        yield client
+
+
+def auth(user: User) -> dict[str, str]:
+    return {"Authorization": f"Bearer {user.token()}"}
+
+
 @pytest.fixture(scope="session")
 def service_token() -> str:
     return issue_token(JWT_SECRET, role="service_role")

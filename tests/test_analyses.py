@@ -9,19 +9,8 @@ import pytest
 
 from ohm.auth import Identity, issue_token
 
-from .conftest import JWT_SECRET, acting
+from .conftest import JWT_SECRET, acting, auth
 from .test_files import PDF, make_chat, make_project, png
-
-
-@pytest.fixture
-def http(live_server):
-    with httpx.Client(base_url=live_server, timeout=30) as client:
-        yield client
-
-
-def auth(user) -> dict:
-    return {"Authorization": f"Bearer {user.token()}"}
-
 
 SERVICE = {"Authorization": f"Bearer {issue_token(JWT_SECRET, role='service_role')}"}
 

@@ -176,15 +176,15 @@ def test_get_chat_includes_current_artifact_versions(alice, app_url, user):
             "returning id", (chat.id, user.id, reply.id)).fetchone()["id"]
         v1 = conn.execute("insert into artifact_versions (artifact_id, user_id, content_json, change_summary) "
                           "values (%s, %s, %s, 'first') returning id",
-                          (artifact, user.id, Jsonb({"parts": ["DHT22"]}))).fetchone()["id"]
+                          (artifact, user.id, Jsonb({"parts": [{"name": "DHT22"}]}))).fetchone()["id"]
         conn.execute("insert into artifact_versions (artifact_id, user_id, parent_version_id, content_json, "
                      "change_summary) values (%s, %s, %s, %s, 'Replaced DHT22 with BME280')",
-                     (artifact, user.id, v1, Jsonb({"parts": ["BME280"]})))
+                     (artifact, user.id, v1, Jsonb({"parts": [{"name": "BME280"}]})))
     detail = alice.get_chat(chat.id)
     assert len(detail.artifacts) == 1
     art = detail.artifacts[0]
     assert (art.type, art.current_version, art.total_versions, art.message_id) == ("bom", 2, 2, reply.id)
-    assert art.content_json == {"parts": ["BME280"]}
+    assert art.content_json == {"parts": [{"name": "BME280"}]}
     assert art.change_summary == "Replaced DHT22 with BME280"
 
 

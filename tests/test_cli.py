@@ -104,7 +104,8 @@ def test_demo_is_loaded_once_with_three_bom_versions(env, database_url):
         assert versions == [
             (1, "Initial BOM", ["ESP32-DEVKITC-32E", "AM2302", "SSD1306-128X64-I2C"]),
             (2, "Replaced DHT22 with BME280", ["ESP32-DEVKITC-32E", "BME280", "SSD1306-128X64-I2C"]),
-            (3, "Cheaper ESP32 variant", ["ESP32-WROOM-32E-N4", "BME280", "SSD1306-128X64-I2C"]),
+            (3, "Added a rain sensor, breadboard and wires",
+             ["ESP32-DEVKITC-32E", "BME280", "SSD1306-128X64-I2C", "YL-83", "BB-830", "JW-MF-20"]),
         ]
         parents = conn.execute(
             """select v.version_number, p.version_number from artifact_versions v
@@ -114,7 +115,7 @@ def test_demo_is_loaded_once_with_three_bom_versions(env, database_url):
         assert parents == [(1, None), (2, 1), (3, 2)]
         assert conn.execute(
             """select count(*) from connections c join artifact_versions v on v.id = c.artifact_version_id
-                 join artifacts a on a.id = v.artifact_id where a.chat_id = %s""", (chat_id,)).fetchone()[0] == 8
+                 join artifacts a on a.id = v.artifact_id where a.chat_id = %s""", (chat_id,)).fetchone()[0] == 11
         assert conn.execute("select array_agg(success_unit order by success_unit) from code_files f "
                             "join artifact_versions v on v.id = f.artifact_version_id join artifacts a on "
                             "a.id = v.artifact_id where a.chat_id = %s", (chat_id,)).fetchone()[0] == [1, 2, 3]

@@ -27,7 +27,7 @@ from ohm.config import Settings
 from ohm.db.session import Database
 from ohm.store import attachments
 
-from .conftest import JWT_SECRET, acting
+from .conftest import JWT_SECRET, acting, auth
 
 LIMIT = 64 * 1024
 QUOTA = 200 * 1024
@@ -96,10 +96,6 @@ def api(settings: Settings) -> Iterator[TestClient]:
 def blob_keys(api: TestClient):
     """The keys the app's store holds now."""
     return lambda: sorted(k for k, _ in asyncio.run(api.app.state.blobs.listing()))
-
-
-def auth(user) -> dict:
-    return {"Authorization": f"Bearer {user.token()}"}
 
 
 def upload(api: TestClient, user, data: bytes, name: str = "board.png", headers: dict | None = None, **form):

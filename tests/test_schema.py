@@ -220,5 +220,6 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
     search = ["identifier_parts", "search_query", "search_vector"]
     shares = ["share_attachments", "share_snapshot"]
     assert callable_by["anon"] == sorted(["chat_lineage", *shares, *search])
-    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search])
+    normalise = ["current_bom_version", "text_array", "volts"]
+    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search, *normalise])
     assert "append_message" in callable_by["ohm_authenticator"]

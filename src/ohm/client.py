@@ -30,9 +30,12 @@ from ohm.models import (
     ArtifactVersion,
     Attachment,
     AttachmentCategory,
+    BomView,
     Chat,
     ChatDetail,
     ChatPhase,
+    Checks,
+    CodeView,
     DatasheetAnalysis,
     DatasheetAnalysisCreate,
     Intent,
@@ -42,6 +45,11 @@ from ohm.models import (
     MessagePage,
     MessageRole,
     Page,
+    PartHit,
+    Project,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectUpdate,
     Share,
     ShareSnapshot,
     SignedUrl,
@@ -49,6 +57,7 @@ from ohm.models import (
     Verification,
     VerificationCreate,
     VersionSummary,
+    WiringView,
 )
 
 M = TypeVar("M")
@@ -425,6 +434,47 @@ class OhmClient:
                                 cursor: str | None = None) -> Page[DatasheetAnalysis]:
         return self._send(_list_analyses(part_number, project_id, attachment_id, limit, cursor))
 
+    # projects
+
+    def create_project(self, name: str, **fields: Any) -> Project:
+        body = ProjectCreate.model_validate({"name": name, **fields}).model_dump(mode="json", exclude_unset=True)
+        return self._send(_Call("POST", "/v1/projects", Project, json=body))
+
+    def list_projects(self, *, limit: int = 50, cursor: str | None = None, status: str | None = None) -> Page[Project]:
+        return self._send(_Call("GET", "/v1/projects", Page[Project],
+                                params={"limit": limit, "cursor": cursor, "status": status}))
+
+    def get_project(self, project_id: uuid.UUID | str) -> ProjectDetail:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}", ProjectDetail))
+
+    def update_project(self, project_id: uuid.UUID | str, **changes: Any) -> Project:
+        body = ProjectUpdate.model_validate(changes).model_dump(mode="json", exclude_unset=True)
+        return self._send(_Call("PATCH", f"/v1/projects/{project_id}", Project, json=body))
+
+    def delete_project(self, project_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/projects/{project_id}"))
+
+    def bom(self, project_id: uuid.UUID | str, version: int | None = None) -> BomView:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/bom", BomView, params={"version": version}))
+
+    def wiring(self, project_id: uuid.UUID | str, version: int | None = None) -> WiringView:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/wiring", WiringView, params={"version": version}))
+
+    def code(self, project_id: uuid.UUID | str, version: int | None = None) -> CodeView:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/code", CodeView, params={"version": version}))
+
+    def checks(self, project_id: uuid.UUID | str) -> Checks:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/checks", Checks))
+
+    def export(self, project_id: uuid.UUID | str, what: str, **params: Any) -> bytes:
+        """`bom.csv` (format=jlcpcb|generic), `wiring.yaml`, `wiring.svg` or `firmware.zip` (unit=), as bytes."""
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/{what}", params=params, raw=True))
+
+    def search_parts(self, *, q: str | None = None, voltage: float | None = None,
+                     project_id: uuid.UUID | None = None, limit: int = 100) -> list[PartHit]:
+        return self._send(_Call("GET", "/v1/parts", list[PartHit],
+                                params={"q": q, "voltage": voltage, "project_id": project_id, "limit": limit}))
+
 
 class AsyncOhmClient:
     """Asynchronous client with the same methods as :class:`OhmClient`."""
@@ -597,3 +647,46 @@ class AsyncOhmClient:
                                 attachment_id: uuid.UUID | None = None, limit: int = 50,
                                 cursor: str | None = None) -> Page[DatasheetAnalysis]:
         return await self._send(_list_analyses(part_number, project_id, attachment_id, limit, cursor))
+
+    # projects
+
+    async def create_project(self, name: str, **fields: Any) -> Project:
+        body = ProjectCreate.model_validate({"name": name, **fields}).model_dump(mode="json", exclude_unset=True)
+        return await self._send(_Call("POST", "/v1/projects", Project, json=body))
+
+    async def list_projects(self, *, limit: int = 50, cursor: str | None = None,
+                            status: str | None = None) -> Page[Project]:
+        return await self._send(_Call("GET", "/v1/projects", Page[Project],
+                                params={"limit": limit, "cursor": cursor, "status": status}))
+
+    async def get_project(self, project_id: uuid.UUID | str) -> ProjectDetail:
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}", ProjectDetail))
+
+    async def update_project(self, project_id: uuid.UUID | str, **changes: Any) -> Project:
+        body = ProjectUpdate.model_validate(changes).model_dump(mode="json", exclude_unset=True)
+        return await self._send(_Call("PATCH", f"/v1/projects/{project_id}", Project, json=body))
+
+    async def delete_project(self, project_id: uuid.UUID | str) -> None:
+        await self._send(_Call("DELETE", f"/v1/projects/{project_id}"))
+
+    async def bom(self, project_id: uuid.UUID | str, version: int | None = None) -> BomView:
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}/bom", BomView, params={"version": version}))
+
+    async def wiring(self, project_id: uuid.UUID | str, version: int | None = None) -> WiringView:
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}/wiring", WiringView,
+                                      params={"version": version}))
+
+    async def code(self, project_id: uuid.UUID | str, version: int | None = None) -> CodeView:
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}/code", CodeView, params={"version": version}))
+
+    async def checks(self, project_id: uuid.UUID | str) -> Checks:
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}/checks", Checks))
+
+    async def export(self, project_id: uuid.UUID | str, what: str, **params: Any) -> bytes:
+        """`bom.csv` (format=jlcpcb|generic), `wiring.yaml`, `wiring.svg` or `firmware.zip` (unit=), as bytes."""
+        return await self._send(_Call("GET", f"/v1/projects/{project_id}/{what}", params=params, raw=True))
+
+    async def search_parts(self, *, q: str | None = None, voltage: float | None = None,
+                     project_id: uuid.UUID | None = None, limit: int = 100) -> list[PartHit]:
+        return await self._send(_Call("GET", "/v1/parts", list[PartHit],
+                                params={"q": q, "voltage": voltage, "project_id": project_id, "limit": limit}))

@@ -533,3 +533,210 @@ class DatasheetAnalysis(BaseModel):
     warnings: list[str]
     model: str | None
     created_at: datetime
+
+
+# --- hardware projects ----------------------------------------------------------------------------------
+
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2)]
+
+
+class WorkflowStep(BaseModel):
+    """One step of the project's workflow, in order; extra fields are kept."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+    status: Literal["todo", "in_progress", "done", "blocked", "skipped"] = "todo"
+    step: Annotated[int, Field(ge=1, le=1000)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+
+
+class ProjectCreate(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    goal: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    location: Annotated[str, StringConstraints(max_length=500)] | None = Field(
+        default=None, description='Where it will live, e.g. "outdoor, balcony".')
+    budget_amount: Money | None = None
+    budget_currency: Currency = "USD"
+    requirements: dict[str, Any] | list[Any] = Field(default_factory=dict)
+    workflow_steps: list[WorkflowStep] = Field(default_factory=list, max_length=200)
+    success_metrics: dict[str, Any] | list[Any] = Field(default_factory=list)
+    status: ProjectStatus = "active"
+    user_id: uuid.UUID | None = Field(default=None, description="Owner; only the service role may (and must) set it.")
+
+
+class ProjectUpdate(Input):
+    """Only the fields present are changed; ``null`` clears a nullable field."""
+
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)] | None = None
+    description: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    goal: Annotated[str, StringConstraints(max_length=20000)] | None = None
+    location: Annotated[str, StringConstraints(max_length=500)] | None = None
+    budget_amount: Money | None = None
+    budget_currency: Currency | None = None
+    requirements: dict[str, Any] | list[Any] | None = None
+    workflow_steps: list[WorkflowStep] | None = Field(default=None, max_length=200)
+    success_metrics: dict[str, Any] | list[Any] | None = None
+    status: ProjectStatus | None = None
+
+
+class FindingOut(BaseModel):
+    rule: str = Field(description="Stable rule code, e.g. voltage.overvoltage (docs/hardware.md).")
+    severity: Literal["error", "warning", "info"]
+    message: str
+    parts: list[str] = Field(description="Designators (or names) of the parts involved.")
+    pins: list[str] = Field(description="PART.PIN of the pins involved.")
+    connections: list[int] = Field(description="Positions (0-based) of the wires involved in the wiring document.")
+
+
+class CheckSummary(BaseModel):
+    errors: int
+    warnings: int
+    infos: int
+    checked_at: datetime | None
+    bom_version: int | None
+    wiring_version: int | None
+    code_version: int | None
+
+
+class Checks(CheckSummary):
+    findings: list[FindingOut]
+
+
+class BomSummary(BaseModel):
+    artifact_id: uuid.UUID
+    version: int
+    lines: int
+    quantity: int
+    totals: dict[str, Decimal] = Field(description="Total per currency (lines without a price are not counted).")
+    budget_amount: Decimal | None
+    budget_currency: str
+    over_budget: bool | None
+
+
+class ProjectDetail(Project):
+    chats: list[Chat] = Field(description="The project's chats, most recent activity first (up to 50).")
+    bom: BomSummary | None
+    latest_verification: Verification | None
+    checks: CheckSummary | None
+
+
+class DatasheetLink(BaseModel):
+    analysis_id: uuid.UUID
+    part_number: str
+    attachment_id: uuid.UUID | None
+    content_url: str | None
+
+
+class BomLine(BaseModel):
+    id: uuid.UUID
+    position: int
+    designators: list[str]
+    name: str
+    mpn: str | None
+    manufacturer: str | None
+    quantity: int
+    unit_price: Decimal | None
+    line_total: Decimal | None
+    currency: str
+    supplier: str | None
+    supplier_part_number: str | None
+    footprint: str | None
+    datasheet_url: str | None
+    datasheet: DatasheetLink | None
+    specs: dict[str, Any]
+    alternatives: list[Any]
+    lifecycle: str
+    voltage_min: Decimal | None
+    voltage_max: Decimal | None
+    warnings: list[str] = Field(description="The check findings about this line.")
+
+
+class BomView(BaseModel):
+    project_id: uuid.UUID
+    artifact_id: uuid.UUID
+    version: int
+    current_version: int
+    parts: list[BomLine]
+    totals: dict[str, Decimal]
+    budget_amount: Decimal | None
+    budget_currency: str
+    findings: list[FindingOut]
+
+
+class WireEnd(BaseModel):
+    part: str
+    pin: str
+    part_id: uuid.UUID | None = Field(description="The BOM line it resolved to, when it did.")
+
+
+class WiringLine(BaseModel):
+    id: uuid.UUID
+    position: int
+    step: int | None
+    from_: WireEnd = Field(alias="from", serialization_alias="from")
+    to: WireEnd
+    wire_color: str | None
+    voltage: Decimal | None
+    signal: str | None
+    instruction: str | None
+    warnings: list[str]
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class WiringView(BaseModel):
+    project_id: uuid.UUID
+    artifact_id: uuid.UUID
+    version: int
+    current_version: int
+    connections: list[WiringLine] = Field(description="In step order.")
+    findings: list[FindingOut]
+
+
+class CodeFileOut(BaseModel):
+    id: uuid.UUID
+    position: int
+    filename: str
+    language: str | None
+    platform: str | None
+    board: str | None
+    framework: str | None
+    success_unit: int | None
+    libraries: list[str]
+    is_production_ready: bool
+    content: str
+
+
+class SuccessUnit(BaseModel):
+    unit: int | None = Field(description="1 = it compiles and blinks, 2 = sensors work, 3 = the whole device; "
+                                          "null: files that belong to every unit.")
+    files: list[CodeFileOut]
+
+
+class CodeView(BaseModel):
+    project_id: uuid.UUID
+    artifact_id: uuid.UUID
+    version: int
+    current_version: int
+    units: list[SuccessUnit]
+    findings: list[FindingOut]
+
+
+class PartHit(BaseModel):
+    id: uuid.UUID
+    name: str
+    mpn: str | None
+    manufacturer: str | None
+    quantity: int
+    designators: list[str]
+    voltage_min: Decimal | None
+    voltage_max: Decimal | None
+    unit_price: Decimal | None
+    currency: str
+    project_id: uuid.UUID | None
+    project_name: str | None
+    artifact_id: uuid.UUID
+    version: int

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 from psycopg import errors
 
+from ohm.auth import Identity
 from ohm.store.errors import Invalid, NotFound, TooLarge
 
 MiB = 1024 * 1024
@@ -74,3 +76,16 @@ def decode_cursor(cursor: str, arity: int) -> list[Any]:
     if not isinstance(values, list) or len(values) != arity:
         raise Invalid("malformed cursor")
     return values
+
+
+def owner_for_new(identity: Identity, requested: uuid.UUID | None, what: str) -> uuid.UUID:
+    """Whose new row this is: the signed-in user's own, or (service role only, and then required) ``user_id``."""
+    if identity.role == "service_role":
+        if requested is None:
+            raise Invalid(f"the service role must say whose {what} this is (user_id)")
+        return requested
+    if identity.role != "authenticated" or identity.user_id is None:
+        raise NotFound(f"sign in to create a {what}")
+    if requested is not None and requested != identity.user_id:
+        raise Invalid("user_id can only be set by the service role")
+    return identity.user_id

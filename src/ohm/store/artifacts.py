@@ -29,6 +29,7 @@ from ohm.models import (
     ArtifactVersionCreate,
     VersionSummary,
 )
+from ohm.store import hardware
 from ohm.store._common import MiB, check_json_size, check_text_size, database_errors
 from ohm.store.errors import Conflict, Invalid, NotFound
 
@@ -83,6 +84,9 @@ async def _insert_version(conn: AsyncConnection, identity: Identity, artifact: d
              identity.user_id),
         )
         await cur.fetchone()
+    if artifact.get("type") in hardware.KINDS:
+        # The trigger has written the version's parts / connections / files: check the project now.
+        await hardware.recheck_after_write(conn, artifact.get("project_id"))
 
 
 async def create_artifact(db: Database, identity: Identity, chat_id: uuid.UUID, data: ArtifactCreate) -> Artifact:
@@ -98,7 +102,7 @@ async def create_artifact(db: Database, identity: Identity, chat_id: uuid.UUID, 
                        )
                        insert into public.artifacts (chat_id, user_id, project_id, message_id, type, title)
                        select chat.id, chat.user_id, chat.project_id, %s, %s::public.artifact_type, %s from chat
-                       returning id, user_id, chat_id""",
+                       returning id, user_id, chat_id, project_id, type::text as type""",
                     (chat_id, data.message_id, data.type, data.title),
                 )
                 artifact = await cur.fetchone()
@@ -114,7 +118,8 @@ async def create_artifact(db: Database, identity: Identity, chat_id: uuid.UUID, 
 async def _lock(conn: AsyncConnection, artifact_id: uuid.UUID) -> dict[str, Any]:
     with database_errors(NOT_FOUND):
         cur = await conn.execute(
-            """select a.id, a.user_id, a.chat_id, a.type::text as type, a.current_version, v.id as current_id
+            """select a.id, a.user_id, a.chat_id, a.project_id, a.type::text as type, a.current_version,
+                      v.id as current_id
                  from public.artifacts a
                  left join public.artifact_versions v on v.artifact_id = a.id and v.version_number = a.current_version
                 where a.id = %s

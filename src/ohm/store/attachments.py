@@ -28,7 +28,7 @@ from ohm.auth import Identity
 from ohm.blobs import BlobStore, content_key
 from ohm.db.session import Database
 from ohm.models import Attachment, AttachmentCategory, AttachmentUpdate, SignedUrl
-from ohm.store._common import database_errors
+from ohm.store._common import database_errors, owner_for_new
 from ohm.store.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 
 NOT_FOUND = "attachment not found"
@@ -135,7 +135,7 @@ async def upload(db: Database, blobs: BlobStore, identity: Identity, source: Bin
                  message_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None,
                  user_id: uuid.UUID | None = None, max_bytes: int, quota_bytes: int) -> Attachment:
     """Hash, sniff and store the bytes, then register the row (as the service role: see migration 0021)."""
-    owner = _owner(identity, user_id)
+    owner = owner_for_new(identity, user_id, "upload")
     if message_id is not None and chat_id is None:
         raise Invalid("message_id needs its chat_id")
     measured = await to_thread.run_sync(measure, source, max_bytes)
@@ -169,18 +169,6 @@ async def upload(db: Database, blobs: BlobStore, identity: Identity, source: Bin
                 raise Invalid("chat_id, message_id or project_id is not the owner's (or the message is not in "
                               "that chat)") from None
     return attachment_from_row(row)
-
-
-def _owner(identity: Identity, requested: uuid.UUID | None) -> uuid.UUID:
-    if identity.role == "service_role":
-        if requested is None:
-            raise Invalid("the service role must say whose upload this is (user_id)")
-        return requested
-    if identity.role != "authenticated" or identity.user_id is None:
-        raise NotFound("sign in to upload")
-    if requested is not None and requested != identity.user_id:
-        raise Invalid("user_id can only be set by the service role")
-    return identity.user_id
 
 
 async def get(db: Database, identity: Identity, attachment_id: uuid.UUID) -> Attachment:

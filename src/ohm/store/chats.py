@@ -18,7 +18,7 @@ from psycopg.rows import tuple_row
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import ArtifactSummary, Chat, ChatCreate, ChatDetail, ChatUpdate, Page, Project
-from ohm.store._common import database_errors, decode_cursor, encode_cursor
+from ohm.store._common import database_errors, decode_cursor, encode_cursor, owner_for_new
 from ohm.store.errors import Invalid, NotFound
 from ohm.store.messages import BRANCH_SQL, messages_from_tuples
 
@@ -37,7 +37,7 @@ def chat_from_row(row: dict[str, Any]) -> Chat:
 
 
 async def create_chat(db: Database, identity: Identity, data: ChatCreate) -> Chat:
-    owner = _owner_for_new_chat(identity, data.user_id)
+    owner = owner_for_new(identity, data.user_id, "chat")
     async with db.acting_as(identity) as conn:
         with database_errors("project not found"):
             try:
@@ -53,18 +53,6 @@ async def create_chat(db: Database, identity: Identity, data: ChatCreate) -> Cha
                     raise Invalid("unknown user_id or a project of another user") from None
                 raise Invalid("project_id is not one of your projects") from None
         return chat_from_row(row)
-
-
-def _owner_for_new_chat(identity: Identity, requested: uuid.UUID | None) -> uuid.UUID:
-    if identity.role == "service_role":
-        if requested is None:
-            raise Invalid("the service role must say whose chat this is (user_id)")
-        return requested
-    if identity.user_id is None:
-        raise NotFound("sign in to create chats")
-    if requested is not None and requested != identity.user_id:
-        raise Invalid("user_id can only be set by the service role")
-    return identity.user_id
 
 
 async def list_chats(

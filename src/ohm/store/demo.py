@@ -2,9 +2,11 @@
 
 One maker, one project, one chat in which several agents answer: a planner,
 a BOM generator whose bill of materials goes through three versions
-(ESP32-DevKitC + DHT22 + OLED -> BME280 -> ESP32-WROOM-32), a wiring expert
-and a firmware writer.  Loaded in one transaction as the service role;
-loading it again finds the existing one.
+(ESP32-DevKitC + DHT22 + OLED -> BME280 -> + rain sensor, breadboard, wires),
+a wiring expert whose wiring has one deliberate mistake the checks catch (the
+rain sensor powered from 5 V drives its 5 V output into a 3.3 V GPIO), and a
+firmware writer with three success units.  Loaded in one transaction as the
+service role; loading it again finds the existing one.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
 from ohm.db.session import Database
+from ohm.store import hardware
 
 DEMO_EMAIL = "demo@ohm.local"
 DEMO_NAME = "Demo Maker"
@@ -52,19 +55,20 @@ def _part(name: str, mpn: str, manufacturer: str, qty: int, designators: list[st
     }
 
 
+def _pin(name: str, kind: str, voltage: float | str | None = None, **extra: Any) -> dict:
+    return {"name": name, "type": kind, **({"voltage": voltage} if voltage is not None else {}), **extra}
+
+
 DEVKITC = _part(
     "ESP32-DevKitC V4", "ESP32-DEVKITC-32E", "Espressif", 1, ["U1"], "10.00", "DigiKey", "C2934560",
     "https://www.espressif.com/sites/default/files/documentation/esp32_datasheet_en.pdf",
     {"supply_voltage": {"min": 4.75, "max": 5.25}, "logic_voltage": 3.3, "current_ma": 240,
-     "interface": ["i2c", "spi", "uart", "wifi"], "pins": 38, "five_volt_tolerant": False},
+     "interface": ["i2c", "spi", "uart", "wifi"], "five_volt_tolerant": False,
+     "pins": [_pin("3V3", "power_out", 3.3, max_current_ma=600), _pin("5V", "power_out", 5.0, max_current_ma=500),
+              _pin("GND", "power_out", 0), _pin("GPIO21", "bidirectional", 3.3, aliases=["SDA"]),
+              _pin("GPIO22", "bidirectional", 3.3, aliases=["SCL"]), _pin("GPIO34", "input", 3.3),
+              _pin("GPIO2", "bidirectional", 3.3), _pin("EN", "input", 3.3)]},
     [{"mpn": "ESP32-DEVKITM-1", "note": "smaller, same pinout subset"}],
-)
-WROOM = _part(
-    "ESP32-WROOM-32E module", "ESP32-WROOM-32E-N4", "Espressif", 1, ["U1"], "3.20", "LCSC", "C701341",
-    "https://www.espressif.com/sites/default/files/documentation/esp32-wroom-32e_datasheet_en.pdf",
-    {"supply_voltage": {"min": 3.0, "max": 3.6}, "logic_voltage": 3.3, "current_ma": 240,
-     "interface": ["i2c", "spi", "uart", "wifi"], "pins": 38, "five_volt_tolerant": False},
-    footprint="RF_Module:ESP32-WROOM-32",
 )
 DHT22 = _part(
     "DHT22 temperature/humidity sensor", "AM2302", "Aosong", 1, ["U2"], "4.50", "Adafruit", "C2834857",
@@ -76,41 +80,62 @@ BME280 = _part(
     "BME280 pressure/temperature/humidity sensor", "BME280", "Bosch Sensortec", 1, ["U2"], "6.95",
     "LCSC", "C92489",
     "https://www.bosch-sensortec.com/media/boschsensortec/downloads/datasheets/bst-bme280-ds002.pdf",
-    {"supply_voltage": {"min": 1.71, "max": 3.6}, "current_ma": 0.0036, "interface": ["i2c", "spi"],
-     "i2c_address": "0x76", "pins": 8, "five_volt_tolerant": False},
-    [{"mpn": "BMP280", "note": "no humidity", "compatible": True}],
+    {"supply_voltage": {"min": 1.71, "max": 3.6}, "logic_voltage": 3.3, "current_ma": 0.0036,
+     "interface": ["i2c", "spi"], "i2c_address": "0x76", "five_volt_tolerant": False,
+     "pins": [_pin("VIN", "power_in"), _pin("GND", "power_in", 0), _pin("SDA", "bidirectional", 3.3),
+              _pin("SCL", "input", 3.3)]},
+    [{"mpn": "BMP280", "note": "no humidity", "compatible": True,
+      "specs": {"supply_voltage": {"min": 1.71, "max": 3.6}}}],
     footprint="Package_LGA:Bosch_LGA-8_2.5x2.5mm_P0.65mm_ClockwisePinNumbering",
 )
 OLED = _part(
     "0.96in OLED display 128x64 (SSD1306)", "SSD1306-128X64-I2C", "Solomon Systech", 1, ["DS1"], "3.80",
     "AliExpress", "C5248080", "https://cdn-shop.adafruit.com/datasheets/SSD1306.pdf",
-    {"supply_voltage": {"min": 3.3, "max": 5.0}, "current_ma": 20, "interface": ["i2c"],
-     "i2c_address": "0x3C", "pins": 4},
+    {"supply_voltage": {"min": 3.3, "max": 5.0}, "logic_voltage": 3.3, "current_ma": 20, "interface": ["i2c"],
+     "i2c_address": "0x3C",
+     "pins": [_pin("VCC", "power_in"), _pin("GND", "power_in", 0), _pin("SDA", "bidirectional", 3.3),
+              _pin("SCL", "input", 3.3)]},
 )
+RAIN = _part(
+    "Rain sensor module (YL-83 plate + LM393 comparator)", "YL-83", "Generic", 1, ["U3"], "2.50", "LCSC",
+    "C5334532", "https://www.ti.com/lit/ds/symlink/lm393.pdf",
+    {"supply_voltage": {"min": 3.3, "max": 5.0}, "current_ma": 15, "interface": ["digital", "analog"],
+     # The comparator's output is pulled up to the module's own supply.
+     "pins": [_pin("VCC", "power_in"), _pin("GND", "power_in", 0), _pin("DO", "output", "supply"),
+              _pin("AO", "passive")]},
+)
+BREADBOARD = _part("Breadboard, 830 points", "BB-830", "Generic", 1, [], "4.00", "LCSC", "C5296812", None,
+                   {"points": 830})
+JUMPERS = _part("Jumper wires, male-female, 20 cm (40)", "JW-MF-20", "Generic", 1, [], "3.00", "LCSC", "C5296813",
+                None, {"length_mm": 200, "count": 40})
 
 BOM_VERSIONS = [
     ("Initial BOM", [DEVKITC, DHT22, OLED], "bomGenerator"),
     ("Replaced DHT22 with BME280", [DEVKITC, BME280, OLED], "bomGenerator"),
-    ("Cheaper ESP32 variant", [WROOM, BME280, OLED], "bomGenerator"),
+    ("Added a rain sensor, breadboard and wires", [DEVKITC, BME280, OLED, RAIN, BREADBOARD, JUMPERS],
+     "bomGenerator"),
 ]
 
+
+def _wire(step: int, a: str, b: str, colour: str, voltage: float, signal: str, instruction: str) -> dict:
+    (pa, pin_a), (pb, pin_b) = a.split("."), b.split(".")
+    return {"from": {"part": pa, "pin": pin_a}, "to": {"part": pb, "pin": pin_b}, "wire_color": colour,
+            "voltage": voltage, "signal": signal, "step": step, "instruction": instruction}
+
+
 WIRING = [
-    {"from": {"part": "U1", "pin": "3V3"}, "to": {"part": "U2", "pin": "VIN"}, "wire_color": "RD",
-     "voltage": 3.3, "signal": "power", "step": 1, "instruction": "3.3 V from the ESP32 to the BME280."},
-    {"from": {"part": "U1", "pin": "GND"}, "to": {"part": "U2", "pin": "GND"}, "wire_color": "BK",
-     "voltage": 0, "signal": "ground", "step": 1, "instruction": "Common ground."},
-    {"from": {"part": "U1", "pin": "GPIO21"}, "to": {"part": "U2", "pin": "SDA"}, "wire_color": "BU",
-     "voltage": 3.3, "signal": "i2c", "step": 2, "instruction": "I2C data (SDA) to GPIO21."},
-    {"from": {"part": "U1", "pin": "GPIO22"}, "to": {"part": "U2", "pin": "SCL"}, "wire_color": "YE",
-     "voltage": 3.3, "signal": "i2c", "step": 2, "instruction": "I2C clock (SCL) to GPIO22."},
-    {"from": {"part": "U1", "pin": "3V3"}, "to": {"part": "DS1", "pin": "VCC"}, "wire_color": "RD",
-     "voltage": 3.3, "signal": "power", "step": 3, "instruction": "Power the OLED from 3.3 V."},
-    {"from": {"part": "U1", "pin": "GND"}, "to": {"part": "DS1", "pin": "GND"}, "wire_color": "BK",
-     "voltage": 0, "signal": "ground", "step": 3, "instruction": "OLED ground."},
-    {"from": {"part": "U1", "pin": "GPIO21"}, "to": {"part": "DS1", "pin": "SDA"}, "wire_color": "BU",
-     "voltage": 3.3, "signal": "i2c", "step": 4, "instruction": "The OLED shares the I2C bus (0x3C)."},
-    {"from": {"part": "U1", "pin": "GPIO22"}, "to": {"part": "DS1", "pin": "SCL"}, "wire_color": "YE",
-     "voltage": 3.3, "signal": "i2c", "step": 4, "instruction": "Shared I2C clock."},
+    _wire(1, "U1.3V3", "U2.VIN", "RD", 3.3, "power", "3.3 V from the ESP32 to the BME280."),
+    _wire(1, "U1.GND", "U2.GND", "BK", 0, "ground", "Common ground."),
+    _wire(2, "U1.GPIO21", "U2.SDA", "BU", 3.3, "i2c", "I2C data (SDA) to GPIO21."),
+    _wire(2, "U1.GPIO22", "U2.SCL", "YE", 3.3, "i2c", "I2C clock (SCL) to GPIO22."),
+    _wire(3, "U1.3V3", "DS1.VCC", "RD", 3.3, "power", "Power the OLED from 3.3 V."),
+    _wire(3, "U1.GND", "DS1.GND", "BK", 0, "ground", "OLED ground."),
+    _wire(4, "U1.GPIO21", "DS1.SDA", "BU", 3.3, "i2c", "The OLED shares the I2C bus (0x3C)."),
+    _wire(4, "U1.GPIO22", "DS1.SCL", "YE", 3.3, "i2c", "Shared I2C clock."),
+    # The deliberate mistake: powered from 5 V, the module's DO swings to 5 V into a 3.3 V GPIO.
+    _wire(5, "U1.5V", "U3.VCC", "RD", 5.0, "power", "Power the rain sensor from the 5 V pin."),
+    _wire(5, "U1.GND", "U3.GND", "BK", 0, "ground", "Rain sensor ground."),
+    _wire(6, "U3.DO", "U1.GPIO34", "GN", 5.0, "digital", "Rain sensor digital output to GPIO34 (input only)."),
 ]
 
 LIBS_SENSOR = ["adafruit/Adafruit BME280 Library@^2.2.4", "adafruit/Adafruit Unified Sensor@^1.1.14"]
@@ -125,7 +150,10 @@ CODE_FILES = [
     {"filename": "src/sensor.cpp", "language": "cpp", "platform": "esp32", "board": "esp32dev",
      "framework": "arduino", "success_unit": 2, "libraries": LIBS_SENSOR,
      "content": '#include <Wire.h>\n#include <Adafruit_BME280.h>\n\nAdafruit_BME280 bme;\n\n'
-                'bool sensorBegin() {\n  Wire.begin(21, 22);\n  return bme.begin(0x76);\n}\n\n'
+                'const int RAIN_PIN = 34;  // YL-83 DO: LOW when the plate is wet\n\n'
+                'bool sensorBegin() {\n  pinMode(RAIN_PIN, INPUT);\n  Wire.begin(21, 22);\n'
+                '  return bme.begin(0x76);\n}\n\n'
+                'bool isRaining() { return digitalRead(RAIN_PIN) == LOW; }\n'
                 'float readTemperatureC() { return bme.readTemperature(); }\n'
                 'float readHumidity() { return bme.readHumidity(); }\n'
                 'float readPressureHpa() { return bme.readPressure() / 100.0F; }\n'},
@@ -153,17 +181,20 @@ CONVERSATION: list[tuple] = [
     ("assistant", "Replaced the DHT22 with a Bosch BME280: temperature, humidity and pressure over I2C, "
                   "and it shares the bus with the OLED.",
      "bomGenerator", "openai/o1", "📦", "BOM", 3100, 900, "0.100500", 7400),
-    ("user", "Can we make it cheaper?", None, None, None, None, 0, 0, None, None),
-    ("assistant", "Swapped the DevKitC for a bare ESP32-WROOM-32E module: $6.80 less. You will need a "
-                  "3.3 V regulator and a USB-serial adapter for flashing.",
+    ("user", "Can it also tell me when it rains? And I need something to build it on.",
+     None, None, None, None, 0, 0, None, None),
+    ("assistant", "Added a YL-83 rain sensor module (its LM393 comparator gives a digital 'rain' output), "
+                  "a breadboard and jumper wires. Total $30.25, within the $40 budget.",
      "bomGenerator", "openai/o1", "📦", "BOM", 3400, 1100, "0.117000", 8200),
     ("user", "How do I wire it?", None, None, None, None, 0, 0, None, None),
-    ("assistant", "Wiring in four steps: power and ground to the BME280, then I2C (GPIO21 = SDA, "
-                  "GPIO22 = SCL), then the OLED on the same bus. Everything runs at 3.3 V.",
+    ("assistant", "Wiring in six steps: power and ground to the BME280, then I2C (GPIO21 = SDA, "
+                  "GPIO22 = SCL), the OLED on the same bus, and the rain sensor on the 5 V pin with its "
+                  "digital output to GPIO34.",
      "wiringExpert", "anthropic/claude-opus-4", "🔌", "WIRING", 4100, 1500, "0.174000", 11800),
     ("user", "Now write the firmware.", None, None, None, None, 0, 0, None, None),
     ("assistant", "Firmware in three success units: src/main.cpp blinks and logs (unit 1), "
-                  "src/sensor.cpp reads the BME280 (unit 2), src/display.cpp shows the readings (unit 3).",
+                  "src/sensor.cpp reads the BME280 and the rain sensor (unit 2), src/display.cpp shows the "
+                  "readings (unit 3).",
      "codeGenerator", "openai/gpt-4o", "💻", "CODE", 5200, 2600, "0.039000", 6900),
 ]
 
@@ -268,42 +299,24 @@ async def _create(conn: AsyncConnection) -> Demo:
         text = "\n".join(f"{p['quantity']}x {p['name']} ({p['mpn']}) ${p['unit_price']}" for p in parts)
         parent = await _version(conn, bom_id, user_id, parent, text, {"parts": parts}, summary,
                                 message_id, agent)
-        await _parts(conn, user_id, project_id, parent, parts)
 
     wiring_id = await _artifact(conn, chat_id, user_id, project_id, message_ids[8], "wiring",
                                 "Weather station wiring")
-    wiring_version = await _version(
+    await _version(
         conn, wiring_id, user_id, None,
         "\n".join(f"{c['step']}. {c['from']['part']}.{c['from']['pin']} -> {c['to']['part']}.{c['to']['pin']}"
                   f" ({c['wire_color']})" for c in WIRING),
         {"connections": WIRING}, "Initial wiring", message_ids[8], "wiringExpert",
     )
-    for position, c in enumerate(WIRING):
-        await conn.execute(
-            """insert into public.connections
-                 (user_id, project_id, artifact_version_id, position, from_part, from_pin, to_part,
-                  to_pin, wire_color, voltage_level, signal_type, step_number, instruction)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (user_id, project_id, wiring_version, position, c["from"]["part"], c["from"]["pin"],
-             c["to"]["part"], c["to"]["pin"], c["wire_color"], c["voltage"], c["signal"], c["step"],
-             c["instruction"]),
-        )
 
     code_id = await _artifact(conn, chat_id, user_id, project_id, message_ids[10], "code",
                               "Weather station firmware")
-    code_version = await _version(
+    await _version(
         conn, code_id, user_id, None, CODE_FILES[0]["content"], {"files": CODE_FILES},
         "Firmware in three success units", message_ids[10], "codeGenerator",
     )
-    for position, f in enumerate(CODE_FILES):
-        await conn.execute(
-            """insert into public.code_files
-                 (user_id, project_id, artifact_version_id, position, filename, language, platform,
-                  board, framework, success_unit, content, libraries)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (user_id, project_id, code_version, position, f["filename"], f["language"], f["platform"],
-             f["board"], f["framework"], f["success_unit"], f["content"], f["libraries"]),
-        )
+    # The versions' parts, connections and files were written by the normalisation trigger; store the checks.
+    await hardware.recheck_after_write(conn, project_id)
     return Demo(user_id, project_id, chat_id, created=True)
 
 
@@ -327,18 +340,3 @@ async def _version(conn: AsyncConnection, artifact_id, user_id, parent, text: st
         (artifact_id, user_id, parent, text, Jsonb(content), summary, message_id, agent),
     )
     return (await cur.fetchone())["id"]
-
-
-async def _parts(conn: AsyncConnection, user_id, project_id, version_id, parts: list[dict]) -> None:
-    for position, p in enumerate(parts):
-        await conn.execute(
-            """insert into public.parts
-                 (user_id, project_id, artifact_version_id, position, name, mpn, manufacturer,
-                  quantity, designators, specs, unit_price, currency, supplier, supplier_part_number,
-                  footprint, datasheet_url, alternatives, lifecycle)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'active')""",
-            (user_id, project_id, version_id, position, p["name"], p["mpn"], p["manufacturer"],
-             p["quantity"], p["designators"], Jsonb(p["specs"]), Decimal(p["unit_price"]),
-             p["currency"], p["supplier"], p["supplier_part_number"], p["footprint"],
-             p["datasheet_url"], Jsonb(p["alternatives"])),
-        )

@@ -43,3 +43,10 @@ class Forbidden(StoreError):
 class Unsupported(StoreError):
     status = 415
     title = "Unsupported media type"
+
+
+class NotAvailable(StoreError):
+    """This server lacks an optional component the request needs."""
+
+    status = 501
+    title = "Not available on this server"

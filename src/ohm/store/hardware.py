@@ -1,0 +1,406 @@
+"""A project's BOM, wiring and code as data: views, stored checks, cross-project part queries, exports.
+
+A project's current BOM (wiring, code) is the current version of its most
+recently changed ``bom`` (``wiring``, ``code``) artifact; ``version=`` picks an
+older version of that artifact.  Rows come from the normalisation trigger
+(migration 0022); the rules are the pure functions of ``ohm.hardware.checks``.
+Check runs are stored per (BOM, wiring, code) version combination, computed
+the first time anyone asks (or when a version is written through the API).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.hardware import checks as rules
+from ohm.hardware import exports
+from ohm.hardware.model import Finding, Part, SourceFile, Wire
+from ohm.models import (
+    BomLine,
+    BomSummary,
+    BomView,
+    Checks,
+    CheckSummary,
+    CodeFileOut,
+    CodeView,
+    DatasheetLink,
+    FindingOut,
+    PartHit,
+    Project,
+    SuccessUnit,
+    WireEnd,
+    WiringLine,
+    WiringView,
+)
+from ohm.store.errors import Invalid, NotAvailable, NotFound
+
+RULES_VERSION = 1
+KINDS = ("bom", "wiring", "code")
+
+PROJECT_SQL = """
+select p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amount, p.budget_currency,
+       p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.created_at, p.updated_at
+  from public.projects p where p.id = %s
+"""
+CURRENT_SQL = """
+select a.id as artifact_id, a.current_version, v.id as version_id, v.version_number as version
+  from public.artifacts a
+  join public.artifact_versions v on v.artifact_id = a.id and v.version_number = coalesce(%s, a.current_version)
+ where a.id = (select a2.id from public.artifacts a2
+                where a2.project_id = %s and a2.type = %s::public.artifact_type
+                order by a2.updated_at desc, a2.id desc limit 1)
+"""
+PARTS_SQL = """
+select p.id, p.position, p.name, p.mpn, p.manufacturer, p.quantity, p.designators, p.specs, p.unit_price,
+       p.currency, p.supplier, p.supplier_part_number, p.footprint, p.datasheet_url, p.alternatives,
+       p.lifecycle::text as lifecycle, p.voltage_min, p.voltage_max,
+       d.id as analysis_id, d.part_number as analysis_part_number, d.pinout as analysis_pinout,
+       d.attachment_id as analysis_attachment_id
+  from public.parts p left join public.datasheet_analyses d on d.id = p.datasheet_analysis_id
+ where p.artifact_version_id = %s order by p.position
+"""
+WIRES_SQL = """
+select c.id, c.position, c.from_part, c.from_pin, c.to_part, c.to_pin, c.from_part_id, c.to_part_id, c.wire_color,
+       c.voltage_level, c.signal_type, c.step_number, c.instruction, c.warnings
+  from public.connections c where c.artifact_version_id = %s order by c.step_number nulls first, c.position
+"""
+FILES_SQL = """
+select f.id, f.position, f.filename, f.language, f.platform, f.board, f.framework, f.success_unit, f.libraries,
+       f.is_production_ready, f.content
+  from public.code_files f where f.artifact_version_id = %s order by f.success_unit nulls first, f.position
+"""
+
+
+@dataclass
+class Current:
+    artifact_id: uuid.UUID
+    current_version: int
+    version_id: uuid.UUID
+    version: int
+
+
+async def current(conn: AsyncConnection, project_id: uuid.UUID, kind: str, version: int | None = None
+                  ) -> Current | None:
+    cur = await conn.execute(CURRENT_SQL, (version, project_id, kind))
+    row = await cur.fetchone()
+    return Current(**row) if row else None
+
+
+async def _require(conn: AsyncConnection, project_id: uuid.UUID, kind: str, version: int | None) -> Current:
+    found = await current(conn, project_id, kind, version)
+    if found is None:
+        if version is not None and await current(conn, project_id, kind) is not None:
+            raise NotFound(f"the project's {kind} has no version {version}")
+        raise NotFound(f"the project has no {kind} yet")
+    return found
+
+
+async def _project(conn: AsyncConnection, identity: Identity, project_id: uuid.UUID) -> Project:
+    if identity.role == "anon":
+        raise NotFound("project not found")
+    cur = await conn.execute(PROJECT_SQL, (project_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise NotFound("project not found")
+    return Project.model_validate(row)
+
+
+def part_from_row(row: dict[str, Any]) -> Part:
+    return Part(
+        name=row["name"], position=row["position"], mpn=row["mpn"], manufacturer=row["manufacturer"],
+        quantity=row["quantity"], designators=list(row["designators"]), unit_price=row["unit_price"],
+        currency=row["currency"], supplier=row["supplier"], supplier_part_number=row["supplier_part_number"],
+        footprint=row["footprint"], datasheet_url=row["datasheet_url"], lifecycle=row["lifecycle"],
+        specs=row["specs"] or {}, alternatives=row["alternatives"] or [], id=str(row["id"]),
+        pinout=row["analysis_pinout"] or None)
+
+
+def wire_from_row(row: dict[str, Any]) -> Wire:
+    return Wire(from_part=row["from_part"], from_pin=row["from_pin"], to_part=row["to_part"], to_pin=row["to_pin"],
+                position=row["position"], wire_color=row["wire_color"],
+                voltage=float(row["voltage_level"]) if row["voltage_level"] is not None else None,
+                signal=row["signal_type"], step=row["step_number"], instruction=row["instruction"], id=str(row["id"]))
+
+
+def file_from_row(row: dict[str, Any]) -> SourceFile:
+    return SourceFile(filename=row["filename"], content=row["content"], language=row["language"],
+                      platform=row["platform"], board=row["board"], framework=row["framework"],
+                      success_unit=row["success_unit"], libraries=list(row["libraries"]), position=row["position"])
+
+
+async def _rows(conn: AsyncConnection, sql: str, version: Current | None) -> list[dict[str, Any]]:
+    if version is None:
+        return []
+    cur = await conn.execute(sql, (version.version_id,))
+    return await cur.fetchall()
+
+
+def _findings(found: list[Finding], prefixes: tuple[str, ...]) -> list[FindingOut]:
+    return [FindingOut(**f.as_dict()) for f in found if f.rule.startswith(prefixes)]
+
+
+def _run(project: Project, parts: list[Part], wires: list[Wire], files: list[SourceFile]) -> list[Finding]:
+    return rules.run_checks(parts, wires, files, budget=project.budget_amount,
+                            budget_currency=project.budget_currency)
+
+
+# --- stored checks ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class CheckRun:
+    findings: list[dict[str, Any]]
+    errors: int
+    warnings: int
+    infos: int
+    checked_at: datetime
+    versions: dict[str, int | None]
+
+    def summary(self) -> CheckSummary:
+        return CheckSummary(errors=self.errors, warnings=self.warnings, infos=self.infos, checked_at=self.checked_at,
+                            bom_version=self.versions["bom"], wiring_version=self.versions["wiring"],
+                            code_version=self.versions["code"])
+
+
+async def ensure_checks(conn: AsyncConnection, project: Project) -> CheckRun | None:
+    """The stored run for the project's current versions, running the checks first if there is none."""
+    versions = {kind: await current(conn, project.id, kind) for kind in KINDS}
+    if not any(versions.values()):
+        return None
+    ids = [versions[k].version_id if versions[k] else None for k in KINDS]
+    numbers = {k: versions[k].version if versions[k] else None for k in KINDS}
+    lookup = """select findings, errors, warnings, infos, created_at from public.check_runs
+                 where project_id = %s and bom_version_id is not distinct from %s
+                   and wiring_version_id is not distinct from %s and code_version_id is not distinct from %s
+                   and rules_version = %s"""
+    cur = await conn.execute(lookup, (project.id, *ids, RULES_VERSION))
+    row = await cur.fetchone()
+    if row is None:
+        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, versions["bom"])]
+        wires = [wire_from_row(r) for r in await _rows(conn, WIRES_SQL, versions["wiring"])]
+        files = [file_from_row(r) for r in await _rows(conn, FILES_SQL, versions["code"])]
+        found = _run(project, parts, wires, files)
+        counts = rules.summary(found)
+        await conn.execute(
+            """insert into public.check_runs
+                 (user_id, project_id, bom_version_id, wiring_version_id, code_version_id, rules_version, findings,
+                  errors, warnings, infos)
+               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               on conflict do nothing""",
+            (project.user_id, project.id, *ids, RULES_VERSION, Jsonb([f.as_dict() for f in found]),
+             counts["errors"], counts["warnings"], counts["infos"]))
+        cur = await conn.execute(lookup, (project.id, *ids, RULES_VERSION))
+        row = await cur.fetchone()
+    return CheckRun(findings=row["findings"], errors=row["errors"], warnings=row["warnings"], infos=row["infos"],
+                    checked_at=row["created_at"], versions=numbers)
+
+
+async def recheck_after_write(conn: AsyncConnection, project_id: uuid.UUID | None) -> None:
+    """Run and store the checks of a project whose BOM, wiring or code just got a version."""
+    if project_id is None:
+        return
+    cur = await conn.execute(PROJECT_SQL, (project_id,))
+    row = await cur.fetchone()
+    if row is not None:
+        await ensure_checks(conn, Project.model_validate(row))
+
+
+async def get_checks(db: Database, identity: Identity, project_id: uuid.UUID) -> Checks:
+    async with db.acting_as(identity) as conn:
+        project = await _project(conn, identity, project_id)
+        run = await ensure_checks(conn, project)
+    if run is None:
+        return Checks(errors=0, warnings=0, infos=0, checked_at=None, bom_version=None, wiring_version=None,
+                      code_version=None, findings=[])
+    return Checks(**run.summary().model_dump(), findings=[FindingOut(**f) for f in run.findings])
+
+
+# --- views --------------------------------------------------------------------------------------------------
+
+
+async def bom_summary(conn: AsyncConnection, project: Project) -> BomSummary | None:
+    bom = await current(conn, project.id, "bom")
+    if bom is None:
+        return None
+    parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, bom)]
+    totals = rules.bom_totals(parts)
+    total = totals.get(project.budget_currency)
+    over = None if project.budget_amount is None or total is None else total > project.budget_amount
+    return BomSummary(artifact_id=bom.artifact_id, version=bom.version, lines=len(parts),
+                      quantity=sum(p.quantity for p in parts), totals=_money(totals),
+                      budget_amount=project.budget_amount, budget_currency=project.budget_currency, over_budget=over)
+
+
+def _money(totals: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {currency: amount.quantize(Decimal("0.01")) for currency, amount in sorted(totals.items())}
+
+
+async def bom_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> BomView:
+    async with db.acting_as(identity) as conn:
+        project = await _project(conn, identity, project_id)
+        bom = await _require(conn, project_id, "bom", version)
+        rows = await _rows(conn, PARTS_SQL, bom)
+    parts = [part_from_row(r) for r in rows]
+    found = rules.check_bom(parts, project.budget_amount, project.budget_currency)
+    lines = []
+    for row, part in zip(rows, parts, strict=True):
+        datasheet = None
+        if row["analysis_id"] is not None:
+            attachment = row["analysis_attachment_id"]
+            datasheet = DatasheetLink(analysis_id=row["analysis_id"], part_number=row["analysis_part_number"],
+                                      attachment_id=attachment,
+                                      content_url=f"/v1/attachments/{attachment}/content" if attachment else None)
+        lines.append(BomLine(
+            id=row["id"], position=row["position"], designators=part.designators, name=part.name, mpn=part.mpn,
+            manufacturer=part.manufacturer, quantity=part.quantity, unit_price=part.unit_price,
+            line_total=part.line_total, currency=part.currency, supplier=part.supplier,
+            supplier_part_number=part.supplier_part_number, footprint=part.footprint,
+            datasheet_url=part.datasheet_url, datasheet=datasheet, specs=part.specs, alternatives=part.alternatives,
+            lifecycle=part.lifecycle, voltage_min=row["voltage_min"], voltage_max=row["voltage_max"],
+            warnings=[f.message for f in found if part.ref in f.parts or any(d in f.parts for d in part.designators)]))
+    return BomView(project_id=project_id, artifact_id=bom.artifact_id, version=bom.version,
+                   current_version=bom.current_version, parts=lines, totals=_money(rules.bom_totals(parts)),
+                   budget_amount=project.budget_amount, budget_currency=project.budget_currency,
+                   findings=_findings(found, ("bom.",)))
+
+
+async def wiring_view(db: Database, identity: Identity, project_id: uuid.UUID,
+                      version: int | None = None) -> WiringView:
+    async with db.acting_as(identity) as conn:
+        project = await _project(conn, identity, project_id)
+        wiring = await _require(conn, project_id, "wiring", version)
+        rows = await _rows(conn, WIRES_SQL, wiring)
+        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
+    wires = [wire_from_row(r) for r in rows]
+    found = _run(project, parts, wires, [])
+    lines = [WiringLine(
+        id=row["id"], position=row["position"], step=row["step_number"],
+        from_=WireEnd(part=row["from_part"], pin=row["from_pin"], part_id=row["from_part_id"]),
+        to=WireEnd(part=row["to_part"], pin=row["to_pin"], part_id=row["to_part_id"]),
+        wire_color=row["wire_color"], voltage=row["voltage_level"], signal=row["signal_type"],
+        instruction=row["instruction"],
+        warnings=list(row["warnings"]) + [f.message for f in found if row["position"] in f.connections])
+        for row in rows]
+    return WiringView(project_id=project_id, artifact_id=wiring.artifact_id, version=wiring.version,
+                      current_version=wiring.current_version, connections=lines,
+                      findings=_findings(found, ("wiring.", "voltage.", "power.")))
+
+
+async def code_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> CodeView:
+    async with db.acting_as(identity) as conn:
+        await _project(conn, identity, project_id)
+        code = await _require(conn, project_id, "code", version)
+        rows = await _rows(conn, FILES_SQL, code)
+        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
+    found = rules.check_code([file_from_row(r) for r in rows], parts)
+    units: dict[int | None, list[CodeFileOut]] = {}
+    for row in rows:
+        units.setdefault(row["success_unit"], []).append(CodeFileOut(**row))
+    return CodeView(project_id=project_id, artifact_id=code.artifact_id, version=code.version,
+                    current_version=code.current_version,
+                    units=[SuccessUnit(unit=u, files=f) for u, f in units.items()],
+                    findings=_findings(found, ("code.",)))
+
+
+# --- across projects ----------------------------------------------------------------------------------------
+
+
+async def search_parts(db: Database, identity: Identity, *, q: str | None = None, voltage: float | None = None,
+                       project_id: uuid.UUID | None = None, limit: int = 100) -> list[PartHit]:
+    """Parts of the current BOMs of the caller's projects (and chats): by name / MPN, by supply voltage."""
+    if not 1 <= limit <= 500:
+        raise Invalid("limit must be between 1 and 500")
+    if identity.role == "anon":
+        return []
+    where, params = ["v.version_number = a.current_version"], []
+    if q is not None:
+        term = q.strip()
+        if not term:
+            raise Invalid("q must not be blank")
+        where.append("(p.name ilike %s or p.mpn ilike %s or p.manufacturer ilike %s)")
+        pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        params += [pattern, pattern, pattern]
+    if voltage is not None:
+        where.append("p.voltage_min <= %s and %s <= p.voltage_max")
+        params += [voltage, voltage]
+    if project_id is not None:
+        where.append("a.project_id = %s")
+        params.append(project_id)
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute(
+            f"""select p.id, p.name, p.mpn, p.manufacturer, p.quantity, p.designators, p.voltage_min, p.voltage_max,
+                       p.unit_price, p.currency, a.project_id, pr.name as project_name, a.id as artifact_id,
+                       v.version_number as version
+                  from public.parts p
+                  join public.artifact_versions v on v.id = p.artifact_version_id
+                  join public.artifacts a on a.id = v.artifact_id
+                  left join public.projects pr on pr.id = a.project_id
+                 where {' and '.join(where)}
+                 order by pr.name nulls last, a.id, p.position limit %s""", (*params, limit))
+        return [PartHit(**r) for r in await cur.fetchall()]
+
+
+# --- exports ---------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Export:
+    filename: str
+    media_type: str
+    body: bytes
+
+
+def _slug(name: str) -> str:
+    slug = "".join(ch.lower() if ch.isascii() and ch.isalnum() else "-" for ch in name).strip("-")
+    return "-".join(part for part in slug.split("-") if part)[:60] or "project"
+
+
+async def export_bom(db: Database, identity: Identity, project_id: uuid.UUID, fmt: str,
+                     version: int | None = None) -> Export:
+    async with db.acting_as(identity) as conn:
+        project = await _project(conn, identity, project_id)
+        bom = await _require(conn, project_id, "bom", version)
+        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, bom)]
+    text = exports.bom_csv_jlcpcb(parts) if fmt == "jlcpcb" else exports.bom_csv_generic(parts)
+    return Export(f"{_slug(project.name)}-bom-v{bom.version}-{fmt}.csv", "text/csv; charset=utf-8", text.encode())
+
+
+async def export_wiring(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None,
+                        *, svg: bool = False) -> Export:
+    async with db.acting_as(identity) as conn:
+        project = await _project(conn, identity, project_id)
+        wiring = await _require(conn, project_id, "wiring", version)
+        wires = [wire_from_row(r) for r in await _rows(conn, WIRES_SQL, wiring)]
+        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
+    document = exports.wireviz_yaml(parts, wires, title=f"{project.name} — wiring v{wiring.version}")
+    name = f"{_slug(project.name)}-wiring-v{wiring.version}"
+    if not svg:
+        return Export(f"{name}.yaml", "application/yaml", document.encode())
+    try:
+        return Export(f"{name}.svg", "image/svg+xml", exports.render_wireviz_svg(document).encode())
+    except exports.RendererMissing as exc:
+        raise NotAvailable(str(exc)) from None
+
+
+async def export_firmware(db: Database, identity: Identity, project_id: uuid.UUID, *, unit: int | None = None,
+                          version: int | None = None) -> Export:
+    async with db.acting_as(identity) as conn:
+        project = await _project(conn, identity, project_id)
+        code = await _require(conn, project_id, "code", version)
+        files = [file_from_row(r) for r in await _rows(conn, FILES_SQL, code)]
+        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
+    try:
+        body = exports.platformio_zip(files, parts, name=project.name, unit=unit)
+    except exports.ExportError as exc:
+        raise Invalid(str(exc)) from None
+    suffix = f"-unit{unit}" if unit else ""
+    return Export(f"{_slug(project.name)}-firmware-v{code.version}{suffix}.zip", "application/zip", body)
