@@ -221,5 +221,7 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
     shares = ["share_attachments", "share_snapshot"]
     assert callable_by["anon"] == sorted(["chat_lineage", *shares, *search])
     normalise = ["current_bom_version", "text_array", "volts"]
-    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search, *normalise])
+    prices = ["message_cost", "model_price", "price_model_id"]
+    assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search, *normalise,
+                                                   *prices])
     assert "append_message" in callable_by["ohm_authenticator"]

@@ -12,6 +12,7 @@ import functools
 import re
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, TypeVar
 
 import psycopg
@@ -19,7 +20,7 @@ import typer
 from rich.console import Console
 
 from ohm import __version__
-from ohm.auth import ROLES, issue_token
+from ohm.auth import ROLES, Identity, issue_token
 from ohm.config import ConfigError, Settings
 from ohm.db.migrate import MigrationError, schema_script
 from ohm.db.session import Database
@@ -38,6 +39,10 @@ app = typer.Typer(
 user_app = typer.Typer(help="Manage users (embedded server and self-hosted PostgreSQL).",
                        no_args_is_help=True)
 app.add_typer(user_app, name="user")
+prices_app = typer.Typer(help="Model prices (USD per million tokens) used to cost messages.", no_args_is_help=True)
+app.add_typer(prices_app, name="prices")
+activity_app = typer.Typer(help="The activity log.", no_args_is_help=True)
+app.add_typer(activity_app, name="activity")
 
 out = Console()
 err = Console(stderr=True)
@@ -281,6 +286,128 @@ def gc(
         err.print(f"[yellow]warning:[/yellow] {len(report.missing)} uploads point at missing blobs:")
         for key in report.missing:
             err.print(f"  {key}")
+
+
+def parse_when(text: str | None) -> datetime | None:
+    """A date or an ISO 8601 moment (UTC when no offset is given)."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@prices_app.command("list")
+@friendly_errors
+def prices_list(
+    database_url: DatabaseUrlOption = None,
+    history: Annotated[bool, typer.Option("--history", help="Every price with its start, not just today's.")] = False,
+) -> None:
+    """The model prices in force (or all of them, with --history)."""
+    from rich.table import Table
+
+    from ohm.store import analytics
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await analytics.list_prices(db, Identity.service(), current_only=not history)
+
+    table = Table("model", "provider", "input / Mtok", "output / Mtok", "cached input / Mtok", "valid from")
+    for p in with_database(settings_for(database_url), work):
+        table.add_row(p.model_id, p.provider, f"{p.input_per_mtok:.4f}", f"{p.output_per_mtok:.4f}",
+                      "" if p.cached_input_per_mtok is None else f"{p.cached_input_per_mtok:.4f}",
+                      p.valid_from.astimezone(UTC).strftime("%Y-%m-%d %H:%M"))
+    out.print(table)
+
+
+@prices_app.command("set")
+@friendly_errors
+def prices_set(
+    model: Annotated[str, typer.Argument(help="Model id as agents send it, e.g. o1 or openai/o1.")],
+    input_price: Annotated[float, typer.Option("--input", min=0, help="USD per million input tokens.")],
+    output_price: Annotated[float, typer.Option("--output", min=0, help="USD per million output tokens.")],
+    cached: Annotated[float | None, typer.Option("--cached", min=0, help="USD per million cached input tokens.")]
+    = None,
+    provider: Annotated[str | None, typer.Option(help="Default: the model id's prefix, else 'custom'.")] = None,
+    valid_from: Annotated[str | None, typer.Option("--from", help="Valid from (date or time; default now).")]
+    = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Add a price from a moment on; messages already written keep the cost they were given."""
+    from decimal import Decimal
+
+    from ohm.store import analytics
+
+    model_id = model.split("/")[-1].strip()
+    vendor = provider or (model.split("/")[0] if "/" in model else "custom")
+    when = parse_when(valid_from)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await analytics.set_price(db, model_id, provider=vendor, input_per_mtok=Decimal(str(input_price)),
+                                         output_per_mtok=Decimal(str(output_price)),
+                                         cached_input_per_mtok=None if cached is None else Decimal(str(cached)),
+                                         valid_from=when)
+
+    price = with_database(settings_for(database_url), work)
+    out.print(f"{price.model_id} ({price.provider}): ${price.input_per_mtok} in, ${price.output_per_mtok} out per "
+              f"million tokens from {price.valid_from.astimezone(UTC):%Y-%m-%d %H:%M} UTC")
+
+
+@app.command()
+@friendly_errors
+def usage(
+    user: Annotated[str | None, typer.Argument(help="A user (id or email). Omitted: everyone.")] = None,
+    group_by: Annotated[str, typer.Option(help="agent, model, intent, role, day, chat or project.")] = "agent",
+    days: Annotated[int, typer.Option(min=1, help="The last N days.")] = 30,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Messages, tokens and cost per agent (model, day, ...) as a table."""
+    from rich.table import Table
+
+    from ohm.store import analytics
+
+    end = datetime.now(UTC)
+    start = end - timedelta(days=days)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        user_id = None
+        if user is not None:
+            profile = await users_store.find_user(db, user)
+            if profile is None:
+                raise ConfigError(f"no user {user!r}")
+            user_id = profile.id
+        return await analytics.usage(db, Identity.service(), group_by, start=start, user_id=user_id)
+
+    report = with_database(settings_for(database_url), work)
+    table = Table(group_by, "messages", "input tokens", "output tokens", "avg latency", "cost (USD)",
+                  title=f"Usage, last {days} days" + (f" — {user}" if user else ""))
+    for r in [*report.items, None]:
+        row = report.totals if r is None else r
+        name = "total" if r is None else (row.label or row.key or "(none)")
+        table.add_row(name, str(row.messages), f"{row.input_tokens:,}", f"{row.output_tokens:,}",
+                      "" if row.avg_latency_ms is None else f"{row.avg_latency_ms:.0f} ms", f"{row.cost_usd:.4f}",
+                      style="bold" if r is None else None, end_section=r is None or r is report.items[-1])
+    out.print(table)
+
+
+@activity_app.command("prune")
+@friendly_errors
+def activity_prune(
+    older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 180d or 12h.")] = "180d",
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only.")] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Delete activity log rows older than the given age (the log's only delete)."""
+    from ohm.store import analytics
+
+    age = timedelta(seconds=parse_ttl(older_than))
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await analytics.prune_activity(db, age, dry_run=dry_run)
+
+    count = with_database(settings_for(database_url), work)
+    out.print(f"{'would delete' if dry_run else 'deleted'} {count} activity rows older than {older_than}")
 
 
 def _print_demo(found: demo_store.Demo, token_: str, base: str) -> None:

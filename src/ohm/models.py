@@ -159,6 +159,11 @@ class Message(SharedMessage):
     chat_id: uuid.UUID
 
 
+class MessageCreated(Message):
+    warnings: list[str] = Field(default_factory=list, description="e.g. no price known for the model: cost_usd "
+                                                                  "is null. Absent when there is nothing to say.")
+
+
 class MessageDetail(Message):
     """A message with its place in the tree, for "2 / 3" branch switchers."""
 
@@ -209,6 +214,7 @@ class Project(BaseModel):
     workflow_steps: Any
     success_metrics: Any
     status: ProjectStatus
+    spend_limit_usd: Decimal | None = Field(default=None, description="Optional limit on the LLM spend (USD).")
     created_at: datetime
     updated_at: datetime
 
@@ -564,6 +570,7 @@ class ProjectCreate(Input):
     workflow_steps: list[WorkflowStep] = Field(default_factory=list, max_length=200)
     success_metrics: dict[str, Any] | list[Any] = Field(default_factory=list)
     status: ProjectStatus = "active"
+    spend_limit_usd: Money | None = Field(default=None, description="Optional limit on the LLM spend (USD).")
     user_id: uuid.UUID | None = Field(default=None, description="Owner; only the service role may (and must) set it.")
 
 
@@ -580,6 +587,7 @@ class ProjectUpdate(Input):
     workflow_steps: list[WorkflowStep] | None = Field(default=None, max_length=200)
     success_metrics: dict[str, Any] | list[Any] | None = None
     status: ProjectStatus | None = None
+    spend_limit_usd: Money | None = None
 
 
 class FindingOut(BaseModel):
@@ -616,11 +624,21 @@ class BomSummary(BaseModel):
     over_budget: bool | None
 
 
+class ProjectSpend(BaseModel):
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    spend_limit_usd: Decimal | None
+    over_limit: bool | None
+
+
 class ProjectDetail(Project):
     chats: list[Chat] = Field(description="The project's chats, most recent activity first (up to 50).")
     bom: BomSummary | None
     latest_verification: Verification | None
     checks: CheckSummary | None
+    spend: ProjectSpend = Field(description="LLM usage of the project's chats vs its spend limit.")
 
 
 class DatasheetLink(BaseModel):
@@ -740,3 +758,61 @@ class PartHit(BaseModel):
     project_name: str | None
     artifact_id: uuid.UUID
     version: int
+
+
+# --- analytics and activity -------------------------------------------------------------------------------
+
+GroupBy = Literal["agent", "model", "intent", "day", "chat", "project", "role"]
+
+
+class UsageRow(BaseModel):
+    key: str | None = Field(description="The agent, model (without provider prefix), intent, day (YYYY-MM-DD), "
+                                        "chat id, project id or role; null: messages without one.")
+    label: str | None = Field(description="A readable name (chat title, project name) where there is one.")
+    messages: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+    avg_input_tokens: float
+    avg_output_tokens: float
+    avg_latency_ms: float | None
+    unpriced: int = Field(description="Messages naming a model with no known price (cost unknown).")
+
+
+class UsageReport(BaseModel):
+    group_by: GroupBy
+    from_: datetime | None = Field(serialization_alias="from")
+    to: datetime | None
+    items: list[UsageRow]
+    totals: UsageRow
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class ModelPrice(BaseModel):
+    model_id: str
+    provider: str
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    cached_input_per_mtok: Decimal | None
+    currency: str
+    valid_from: datetime
+
+
+class ActivityEntry(BaseModel):
+    id: int
+    user_id: uuid.UUID | None
+    actor_id: uuid.UUID | None
+    actor_role: str | None
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID | None
+    chat_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    metadata: dict[str, Any]
+    created_at: datetime
+
+
+class ActivityPage(BaseModel):
+    items: list[ActivityEntry]
+    next_cursor: str | None

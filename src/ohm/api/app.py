@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(ProblemJson413)
 
-    from ohm.api.routes import artifacts, chats, files, health, projects, realtime, search, shares
+    from ohm.api.routes import analytics, artifacts, chats, files, health, projects, realtime, search, shares
     from ohm.web import pages
 
     app.include_router(health.router)
@@ -98,6 +98,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.include_router(shares.router)
     app.include_router(files.router)
     app.include_router(projects.router)
+    app.include_router(analytics.router)
     app.include_router(search.router)
     app.include_router(realtime.router)
     app.include_router(pages.router)

@@ -162,6 +162,8 @@ async def restore_version(db: Database, identity: Identity, artifact_id: uuid.UU
             raise NotFound(f"version {version} not found")
         if version == artifact["current_version"]:
             raise Conflict(f"v{version} is already the current version", current_version=version)
+        # The activity log records this version as a restore of v{version}.
+        await conn.execute("select set_config('ohm.restored_from', %s, true)", (str(version),))
         await _insert_version(conn, identity, artifact, artifact["current_id"], old["content_text"],
                               old["content_json"], f"Restored v{version}", None, None)
         return await _load(conn, artifact_id)

@@ -122,8 +122,8 @@ select a.id, a.chat_id, a.project_id, a.message_id, a.type::text as type, a.titl
 
 PROJECT_SQL = """
 select p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amount, p.budget_currency,
-       p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.created_at,
-       p.updated_at
+       p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.spend_limit_usd,
+       p.created_at, p.updated_at
   from public.projects p
  where p.id = (select c.project_id from public.chats c where c.id = %s)
 """

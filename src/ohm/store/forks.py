@@ -103,6 +103,8 @@ async def _source_from_share(conn: AsyncConnection, token: str, message_id: uuid
 
 
 async def _write_fork(conn: AsyncConnection, owner: uuid.UUID, source: Source) -> Chat:
+    # The copies are not logged one by one: the fork is one activity row (chat.forked, from the lineage row).
+    await conn.execute("select set_config('ohm.activity_quiet', 'on', true)")
     cur = await conn.execute(
         "insert into public.chats (user_id, title) values (%s, %s) returning id", (owner, source.title))
     fork_id = (await cur.fetchone())["id"]
@@ -136,6 +138,7 @@ async def _write_fork(conn: AsyncConnection, owner: uuid.UUID, source: Source) -
             (artifact["id"], owner, a["content_text"],
              Jsonb(a["content_json"]) if a["content_json"] is not None else None,
              f"Forked from v{a['version']}" + (f": {a['change_summary']}" if a["change_summary"] else ""), owner))
+    await conn.execute("select set_config('ohm.activity_quiet', 'off', true)")
     await conn.execute("select ohm.record_fork(%s, %s, %s, %s)",
                        (source.chat_id, fork_id, source.fork_point, source.share_token))
     cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (fork_id,))

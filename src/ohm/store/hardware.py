@@ -48,7 +48,8 @@ KINDS = ("bom", "wiring", "code")
 
 PROJECT_SQL = """
 select p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amount, p.budget_currency,
-       p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.created_at, p.updated_at
+       p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.spend_limit_usd,
+       p.created_at, p.updated_at
   from public.projects p where p.id = %s
 """
 CURRENT_SQL = """

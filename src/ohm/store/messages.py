@@ -226,3 +226,11 @@ async def get_message(db: Database, identity: Identity, message_id: uuid.UUID) -
         raise NotFound("message not found")
     fields = _message_fields(row)
     return MessageDetail(**fields, sibling_index=fields["sibling_ids"].index(fields["id"]))
+
+
+def cost_warnings(message: Message) -> list[str]:
+    """What to tell the writer about the cost: a model with no known price leaves it unknown."""
+    if message.agent is not None and message.agent.model and message.usage.cost_usd is None:
+        return [f"no price is known for model {message.agent.model!r}: cost_usd is null (add one with "
+                "`ohm prices set`, or send usage.cost_usd)"]
+    return []

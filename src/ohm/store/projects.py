@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.models import Page, Project, ProjectCreate, ProjectDetail, ProjectUpdate
+from ohm.models import Page, Project, ProjectCreate, ProjectDetail, ProjectSpend, ProjectUpdate
 from ohm.store import hardware
 from ohm.store._common import database_errors, decode_cursor, encode_cursor, owner_for_new
 from ohm.store.analyses import latest_verification
@@ -22,10 +22,12 @@ NOT_FOUND = "project not found"
 MAX_PAGE = 200
 PROJECT_COLUMNS = """
     p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amount, p.budget_currency,
-    p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.created_at, p.updated_at
+    p.requirements, p.workflow_steps, p.success_metrics, p.status::text as status, p.spend_limit_usd, p.created_at,
+    p.updated_at
 """
 JSON_FIELDS = ("requirements", "workflow_steps", "success_metrics")
-UPDATABLE = ("name", "description", "goal", "location", "budget_amount", "budget_currency", *JSON_FIELDS, "status")
+UPDATABLE = ("name", "description", "goal", "location", "budget_amount", "budget_currency", *JSON_FIELDS, "status",
+             "spend_limit_usd")
 NOT_NULL = {"name", "budget_currency", "status", *JSON_FIELDS}
 
 
@@ -102,8 +104,19 @@ async def get_project(db: Database, identity: Identity, project_id: uuid.UUID) -
         bom = await hardware.bom_summary(conn, project)
         verification = await latest_verification(conn, project_id)
         checks = await hardware.ensure_checks(conn, project)
+        # The chats' totals are kept by triggers; the project's are their sum, read in the same snapshot.
+        cur = await conn.execute(
+            """select coalesce(sum(message_count), 0)::bigint as messages,
+                      coalesce(sum(total_input_tokens), 0)::bigint as input_tokens,
+                      coalesce(sum(total_output_tokens), 0)::bigint as output_tokens,
+                      coalesce(sum(total_cost_usd), 0) as cost_usd
+                 from public.chats where project_id = %s""", (project_id,))
+        usage = await cur.fetchone()
+    limit = project.spend_limit_usd
+    spend = ProjectSpend(**usage, spend_limit_usd=limit,
+                         over_limit=None if limit is None else usage["cost_usd"] > limit)
     return ProjectDetail(**project.model_dump(), chats=chats, bom=bom, latest_verification=verification,
-                         checks=checks.summary() if checks else None)
+                         checks=checks.summary() if checks else None, spend=spend)
 
 
 async def update_project(db: Database, identity: Identity, project_id: uuid.UUID, data: ProjectUpdate) -> Project:

@@ -1,23 +1,27 @@
-"""GET /share/{token}: the share as a readable, mobile-friendly page.
+"""Server-rendered pages: GET /share/{token} (a share, readable and mobile-friendly) and GET /usage.
 
-No script runs on it: message content is rendered as markdown without raw
-HTML, and the Content-Security-Policy allows no scripts at all, so a payload
-that slipped through could not execute either.  The page never sends its
-URL (which holds the token) to other sites.
+No script runs on them: message content is rendered as markdown without raw
+HTML, charts are SVG drawn on the server, and the Content-Security-Policy
+allows no scripts at all, so a payload that slipped through could not
+execute either.  The pages never send their URL (which may hold a token) to
+other sites.
 """
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Annotated
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ohm.api.deps import AnyIdentity, Db
-from ohm.store import shares
+from ohm.auth import InvalidToken
+from ohm.store import analytics, shares
 from ohm.store.errors import NotFound
+from ohm.web.charts import stacked_daily
 from ohm.web.render import bom_rows, markdown
 
 router = APIRouter(include_in_schema=False)
@@ -42,3 +46,43 @@ async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity
     except NotFound:
         return templates.TemplateResponse(request, "not_found.html", {}, status_code=404, headers=HEADERS)
     return templates.TemplateResponse(request, "share.html", {"snapshot": snapshot}, headers=HEADERS)
+
+
+USAGE_COOKIE = "ohm_usage_token"
+
+
+@router.get("/usage", response_class=HTMLResponse)
+async def usage_page(request: Request, db: Db,
+                     days: Annotated[int, Query(ge=1, le=366)] = 30,
+                     token: Annotated[str | None, Query(max_length=4096)] = None) -> Response:
+    """Cost per day by agent and a table per agent, for the token's user (the service role: everyone).
+
+    ``?token=`` is for local use: it is checked, kept in an HttpOnly cookie for this page, and dropped
+    from the address by a redirect."""
+    tokens = request.app.state.tokens
+    if token is not None:
+        try:
+            identity = tokens.verify(token)
+        except InvalidToken:
+            return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
+        response = RedirectResponse(f"/usage?days={days}", status_code=303, headers=HEADERS)
+        lifetime = int(identity.claims.get("exp", 0)) - int(datetime.now(UTC).timestamp())
+        response.set_cookie(USAGE_COOKIE, token, max_age=max(60, min(lifetime, 12 * 3600)), path="/usage",
+                            httponly=True, samesite="strict", secure=request.url.scheme == "https")
+        return response
+    try:
+        identity = tokens.verify(request.cookies.get(USAGE_COOKIE) or "")
+    except InvalidToken:
+        return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
+    if identity.role == "anon":
+        return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
+    today = datetime.now(UTC).date()
+    start_day = today - timedelta(days=days - 1)
+    start = datetime(start_day.year, start_day.month, start_day.day, tzinfo=UTC)
+    end = datetime(today.year, today.month, today.day, tzinfo=UTC) + timedelta(days=1)
+    report = await analytics.usage(db, identity, "agent", start=start, end=end)
+    rows = await analytics.daily_by_agent(db, identity, start, end)
+    who = "All users" if identity.role == "service_role" else (identity.claims.get("email") or str(identity.user_id))
+    return templates.TemplateResponse(request, "usage.html", {
+        "report": report, "chart": stacked_daily(rows, start_day, days), "start": start_day, "end_day": today,
+        "who": who}, headers=HEADERS)

@@ -14,8 +14,8 @@ from ohm.models import (
     ChatCreate,
     ChatDetail,
     ChatUpdate,
-    Message,
     MessageCreate,
+    MessageCreated,
     MessageDetail,
     MessagePage,
     Page,
@@ -72,12 +72,17 @@ async def delete_chat(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> Respons
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@router.post("/chats/{chat_id}/messages", status_code=status.HTTP_201_CREATED, response_model=Message,
+@router.post("/chats/{chat_id}/messages", status_code=status.HTTP_201_CREATED, response_model=MessageCreated,
              responses={**NOT_FOUND, 413: {"description": "content > 1 MiB, or content_json/metadata > 256 KiB"}})
 async def post_message(chat_id: uuid.UUID, body: MessageCreate, db: Db, identity: SignedIn) -> Response:
     """Append a message. Without `parent_id` it continues the active branch; with a parent that is not
-    the current leaf it starts a new branch (an edit or a regeneration)."""
-    return json_response(await message_store.append_message(db, identity, chat_id, body), 201)
+    the current leaf it starts a new branch (an edit or a regeneration). Without `usage.cost_usd` the cost is
+    computed from the tokens at the model's price of the day; an unknown model leaves it null, with a warning."""
+    message = await message_store.append_message(db, identity, chat_id, body)
+    warnings = message_store.cost_warnings(message)
+    if warnings:
+        return json_response(MessageCreated(**message.model_dump(), warnings=warnings), 201)
+    return json_response(message, 201)
 
 
 @router.get("/chats/{chat_id}/messages", response_model=MessagePage, responses=NOT_FOUND)
