@@ -175,6 +175,37 @@ def realtime_command(
         doc.write_text(before + start + "\n" + table + "\n" + end + after)
 
 
+@app.command("fuzz")
+def fuzz_command(
+    url: ServerUrl = None,
+    examples: Annotated[int, typer.Option(help="Generated cases per operation.")] = 300,
+    seed: Annotated[int, typer.Option(help="Random seed (vary it between runs).")] = 1,
+    out: Annotated[Path, typer.Option(help="Where to write the summary.")] = Path("bench/results/fuzz.json"),
+) -> None:
+    """schemathesis against a fresh OHM: every operation, many generated cases, as a signed-in user."""
+    from .env import ServerProcess, token_for
+    from .fuzz import run_schemathesis
+
+    with server_url(url) as server:
+        db = BenchDatabase.open(server, None)
+        proc = ServerProcess(db)
+        try:
+            with tempfile.TemporaryDirectory() as scratch:
+                result = run_schemathesis(proc.base_url, token_for(db.new_user("fuzz")),
+                                          Path(scratch) / "events.ndjson", examples=examples, seed=seed)
+        finally:
+            proc.stop()
+            db.close()
+    summary = {k: v for k, v in result.items() if k not in ("output", "stderr")}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(summary, indent=1, default=str))
+    console.print(result["output"][-2500:])
+    console.print(f"{result['cases']} cases over {result['operations']} operations, "
+                  f"{len(result['failures'])} failures; summary in {out}")
+    if result["failures"] or result["returncode"]:
+        raise typer.Exit(1)
+
+
 @app.command("report")
 def report_command(
     small: Path,

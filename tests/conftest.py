@@ -145,8 +145,9 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
     from ohm.api.app import create_app
     from ohm.config import Settings
 
+    # The write rate limit has its own tests (with their own app); here it would only slow the load tests.
     app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16,
-                              data_dir=tmp_path_factory.mktemp("live-data")))
+                              data_dir=tmp_path_factory.mktemp("live-data"), rate_limit_writes="off"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]

@@ -199,9 +199,10 @@ async def test_a_slow_consumer_is_told_to_resume_and_others_are_not_slowed(user,
         assert notice["cursors"] == {str(chat): 2}  # the acknowledgement and two events fitted
 
 
-def _serve(database_url: str, port: int) -> subprocess.Popen:
+def _serve(database_url: str, port: int, **settings: str) -> subprocess.Popen:
+    """`ohm serve` in its own process; ``settings`` are extra OHM_* variables (e.g. OHM_DATA_DIR)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OHM_")},
-           "OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DB_POOL_MAX": "4"}
+           "OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DB_POOL_MAX": "4", **settings}
     proc = subprocess.Popen([sys.executable, "-m", "ohm", "serve", "--port", str(port), "--no-access-log"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60

@@ -11,6 +11,7 @@ With no database URL at all, OHM starts the embedded PostgreSQL in
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from pathlib import Path
 
@@ -27,6 +28,21 @@ MIN_JWT_SECRET_BYTES = 32
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("ohm", appauthor=False))
+
+
+RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute|h|hour)\s*$", re.I)
+UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600, "hour": 3600}
+
+
+def parse_rate(text: str) -> float | None:
+    """'6000/min' -> 100.0 writes per second; 'off' -> None."""
+    if text.strip().lower() in ("off", "0", "none", ""):
+        return None
+    match = RATE.match(text)
+    if not match or float(match.group(1)) <= 0:
+        raise ValueError(f"not a rate: {text!r} (use e.g. 100/s, 6000/min, or off)")
+    return float(match.group(1)) / UNITS[match.group(2).lower()]
+
 
 
 class Settings(BaseSettings):
@@ -52,6 +68,15 @@ class Settings(BaseSettings):
     db_pool_min: int = Field(default=1, ge=0)
     db_pool_max: int = Field(default=10, ge=1)
     db_connect_timeout: int = Field(default=10, ge=1)
+    db_pool_timeout: float = Field(default=5.0, gt=0, le=600,
+                                   description="Seconds a request waits for a free connection (then 503).")
+    statement_timeout_ms: int = Field(default=15000, ge=0,
+                                      description="Longest statement a request may run (0 = no limit; then 503).")
+    rate_limit_writes: str = Field(
+        default="6000/min", description="Writes (POST, PUT, PATCH, DELETE) per token: 'N/s', 'N/min', 'N/h' "
+        "or 'off'. Beyond: 429 with Retry-After. Counted per server process.")
+    rate_limit_burst: int = Field(default=200, ge=1, description="Writes a token may make at once before the "
+                                                                 "rate applies.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
                                 description="Largest request body the API reads (413 beyond).")
     storage_url: str | None = Field(
@@ -61,6 +86,12 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest upload (413 beyond).")
     storage_quota_bytes: int = Field(default=1024**3, ge=0, description="Upload bytes per user (413 beyond).")
+
+    @field_validator("rate_limit_writes")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
 
     @field_validator("database_url", "app_database_url", mode="before")
     @classmethod

@@ -17,12 +17,12 @@ from fastapi import FastAPI, Request
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from ohm import __version__
-from ohm.api.errors import install_error_handlers
-from ohm.api.limits import ProblemJson413
+from ohm.api.errors import install_error_handlers, problem_openapi
+from ohm.api.limits import ProblemJson413, WriteRateLimit
 from ohm.api.realtime import Hub
 from ohm.auth import TokenCache
 from ohm.blobs import open_blob_store
-from ohm.config import Settings
+from ohm.config import Settings, parse_rate
 from ohm.db.session import Database
 from ohm.db.target import open_database
 
@@ -85,9 +85,13 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    problem_openapi(app)
     # Starlette's limiter inside, the problem+json rewrite of its 413 around it.
     app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     app.add_middleware(ProblemJson413)
+    rate = parse_rate(settings.rate_limit_writes)
+    if rate is not None:
+        app.add_middleware(WriteRateLimit, rate=rate, burst=settings.rate_limit_burst)
 
     from ohm.api.routes import analytics, artifacts, chats, files, health, projects, realtime, search, shares
     from ohm.web import pages

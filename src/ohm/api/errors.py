@@ -73,6 +73,24 @@ async def _database_unavailable(request: Request, exc: Exception) -> JSONRespons
                    type_="urn:ohm:problem:database-unavailable", headers={"Retry-After": "1"})
 
 
+async def _too_slow(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("statement cancelled on %s %s: %s", request.method, request.url.path, exc)
+    return problem(503, "the request took longer than the server allows; retry, or narrow it",
+                   type_="urn:ohm:problem:statement-timeout", headers={"Retry-After": "1"})
+
+
+async def _pool_exhausted(request: Request, exc: Exception) -> JSONResponse:
+    log.warning("no free database connection for %s %s", request.method, request.url.path)
+    return problem(503, "no database connection became free in time (the database is busy or away); "
+                   "retry shortly", type_="urn:ohm:problem:busy", headers={"Retry-After": "1"})
+
+
+async def _not_unicode(request: Request, exc: UnicodeError) -> JSONResponse:
+    # JSON may carry "\ud800" (an unpaired surrogate): valid JSON, not valid Unicode; nothing was stored.
+    return problem(422, "text contains characters that are not valid Unicode (an unpaired surrogate)",
+                   title="Invalid input", type_="urn:ohm:problem:invalid-input")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "an unexpected error occurred")
@@ -82,6 +100,62 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StoreError, _store_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(PoolTimeout, _database_unavailable)
+    app.add_exception_handler(PoolTimeout, _pool_exhausted)
+    app.add_exception_handler(psycopg.errors.QueryCanceled, _too_slow)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    app.add_exception_handler(UnicodeError, _not_unicode)
     app.add_exception_handler(Exception, _unexpected)
+
+
+# --- the schema says what the handlers above do -------------------------------------------------------------
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details; some problems add fields (errors, limit, current_version, ...).",
+    "properties": {
+        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "Validation errors (422)."},
+    },
+    "required": ["type", "title", "status"],
+    "additionalProperties": True,
+}
+COMMON_ERRORS = {
+    "401": "No valid token where one is needed.",
+    "422": "The input is not valid (the `errors` say where).",
+    "503": "The database is away, busy, or the statement took too long; retry after `Retry-After`.",
+}
+WRITE_ERRORS = {"413": "The request body is too large.", "429": "Too many writes with this token; retry after "
+                                                                 "`Retry-After`."}
+
+
+def problem_openapi(app: FastAPI) -> None:
+    """Document every error response as application/problem+json, as the handlers send them."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        content = {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                responses = operation.setdefault("responses", {})
+                extra = dict(COMMON_ERRORS)
+                if method in ("post", "put", "patch", "delete"):
+                    extra |= WRITE_ERRORS
+                if path != "/healthz":
+                    extra["400"] = "A malformed request (e.g. broken multipart data)."
+                for status, description in extra.items():
+                    responses.setdefault(status, {"description": description})
+                for status, response in responses.items():
+                    if status.isdigit() and int(status) >= 400:
+                        response["content"] = content
+                        response.setdefault("description", HTTPStatus(int(status)).phrase)
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,4 +1,4 @@
-"""Request body limits.
+"""Request body limits, and the per-token write rate limit.
 
 Starlette's ``RequestBodyLimitMiddleware`` enforces the limit while the body
 streams in (routes may set their own ``max_body_size``).  When the client
@@ -9,7 +9,11 @@ problem+json every other error uses.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
+import time
+from collections import OrderedDict
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -49,3 +53,64 @@ class ProblemJson413:
             await send(message)
 
         await self.app(scope, receive, rewrite)
+
+
+# --- per-token write rate limit --------------------------------------------------------------------------
+
+WRITE_METHODS = {b"POST", b"PUT", b"PATCH", b"DELETE", "POST", "PUT", "PATCH", "DELETE"}
+class TokenBuckets:
+    """One bucket per key: ``burst`` writes at once, refilled at ``rate`` per second."""
+
+    def __init__(self, rate: float, burst: int, max_keys: int = 100_000) -> None:
+        self.rate, self.burst, self.max_keys = rate, float(burst), max_keys
+        self.buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """0 if allowed (one token taken), else the seconds until the next token."""
+        now = time.monotonic() if now is None else now
+        tokens, last = self.buckets.pop(key, (self.burst, now))
+        tokens = min(self.burst, tokens + (now - last) * self.rate)
+        if tokens >= 1:
+            self.buckets[key] = (tokens - 1, now)
+            wait = 0.0
+        else:
+            self.buckets[key] = (tokens, now)
+            wait = (1 - tokens) / self.rate
+        while len(self.buckets) > self.max_keys:
+            self.buckets.popitem(last=False)
+        return wait
+
+
+class WriteRateLimit:
+    """429 with Retry-After when one token (or, without one, one client address) writes too fast.
+
+    The key is a hash of the bearer token as sent: checking it is the routes' business, and a
+    forged token only fills its own bucket.  Counted per server process."""
+
+    def __init__(self, app: ASGIApp, rate: float, burst: int) -> None:
+        self.app = app
+        self.buckets = TokenBuckets(rate, burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
+            await self.app(scope, receive, send)
+            return
+        auth = dict(scope.get("headers") or []).get(b"authorization", b"")
+        if auth:
+            key = "t:" + hashlib.sha256(auth).hexdigest()
+        else:
+            client = scope.get("client") or ("?", 0)
+            key = f"a:{client[0]}"
+        wait = self.buckets.take(key)
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, math.ceil(wait))
+        body = json.dumps({
+            "type": "urn:ohm:problem:rate-limited", "title": "Too many requests", "status": 429,
+            "detail": f"too many writes with this token; retry in {retry} s", "retry_after": retry,
+        }).encode()
+        await send({"type": "http.response.start", "status": 429,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                                (b"retry-after", str(retry).encode())]})
+        await send({"type": "http.response.body", "body": body})

@@ -41,7 +41,8 @@ class Database:
     """A pool of connections as the application role."""
 
     def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 10,
-                 timeout: float = 30.0, connect_timeout: int = 10) -> None:
+                 timeout: float = 30.0, connect_timeout: int = 10, statement_timeout_ms: int = 0) -> None:
+        self.statement_timeout_ms = statement_timeout_ms
         self.pool = AsyncConnectionPool(
             conninfo,
             min_size=min_size,
@@ -55,13 +56,17 @@ class Database:
         self.target: Any = None
         """The DatabaseTarget this pool was opened for, when opened through ``open_database``."""
 
-    @staticmethod
-    async def _configure(conn: AsyncConnection) -> None:
+    async def _configure(self, conn: AsyncConnection) -> None:
         # json/jsonb columns parsed with orjson: several times faster on message-heavy reads.
         set_json_loads(orjson.loads, conn)
         # Requests are short: JIT compilation (triggered by large estimates, e.g. a search
         # over a big table) would cost more than it saves (15 ms on a 20 ms search).
         await conn.execute("set jit = off")
+        # One slow statement (or a transaction left waiting on a lock) cannot hold a connection for ever.
+        if self.statement_timeout_ms:
+            await conn.execute(sql.SQL("set statement_timeout = {}").format(sql.Literal(self.statement_timeout_ms)))
+            await conn.execute(sql.SQL("set idle_in_transaction_session_timeout = {}").format(
+                sql.Literal(max(self.statement_timeout_ms * 2, 60000))))
 
     async def open(self, *, wait: bool = True) -> None:
         await self.pool.open(wait=wait)

@@ -123,7 +123,8 @@ async def open_database(settings: Settings | None = None) -> AsyncIterator[Datab
     target = await to_thread.run_sync(target_cm.__enter__)
     try:
         async with Database(target.app_url, min_size=settings.db_pool_min, max_size=settings.db_pool_max,
-                            connect_timeout=settings.db_connect_timeout) as db:
+                            timeout=settings.db_pool_timeout, connect_timeout=settings.db_connect_timeout,
+                            statement_timeout_ms=settings.statement_timeout_ms) as db:
             db.target = target
             yield db
     finally:

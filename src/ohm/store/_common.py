@@ -50,13 +50,29 @@ def check_text_size(name: str, value: str | None, limit: int) -> None:
         raise TooLarge(f"{name} is {size} bytes; the limit is {limit}", limit=limit)
 
 
+def _has_nul(value: Any) -> bool:
+    """A NUL character in any key or string of a JSON value (PostgreSQL's jsonb cannot store one)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
+
+
 def check_json_size(name: str, value: Any, limit: int) -> None:
     """Size as PostgreSQL's jsonb text output measures it (UTF-8, ', ' and ': ')."""
     if value is None:
         return
-    text = json.dumps(value, ensure_ascii=False)
-    if "\\u0000" in text:
+    if _has_nul(value):
         raise Invalid(f"{name} contains a NUL character")
+    text = json.dumps(value, ensure_ascii=False)
     size = len(text.encode("utf-8", "surrogatepass"))
     if size > limit:
         raise TooLarge(f"{name} is {size} bytes as JSON; the limit is {limit}", limit=limit)

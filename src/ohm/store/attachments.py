@@ -268,7 +268,7 @@ def signed_path(secret: str, attachment_id: uuid.UUID, ttl_seconds: int, *, expi
 
 
 def check_signature(secret: str, attachment_id: uuid.UUID, expires: int, signature: str) -> None:
-    if not hmac.compare_digest(sign(secret, attachment_id, expires), signature):
+    if not hmac.compare_digest(sign(secret, attachment_id, expires).encode(), signature.encode("utf-8", "replace")):
         raise Forbidden("bad signature")
     if expires < time.time():
         raise Forbidden("this link has expired")

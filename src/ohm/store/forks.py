@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, errors
 from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
@@ -39,6 +39,8 @@ class Source:
 
 
 def _signed_in(identity: Identity) -> uuid.UUID:
+    if identity.role == "service_role":
+        raise Invalid("a fork belongs to a user: fork with the user's token")
     if identity.role != "authenticated" or identity.user_id is None:
         raise NotFound("sign in as a user to fork")
     return identity.user_id
@@ -139,8 +141,12 @@ async def _write_fork(conn: AsyncConnection, owner: uuid.UUID, source: Source) -
              Jsonb(a["content_json"]) if a["content_json"] is not None else None,
              f"Forked from v{a['version']}" + (f": {a['change_summary']}" if a["change_summary"] else ""), owner))
     await conn.execute("select set_config('ohm.activity_quiet', 'off', true)")
-    await conn.execute("select ohm.record_fork(%s, %s, %s, %s)",
-                       (source.chat_id, fork_id, source.fork_point, source.share_token))
+    try:
+        await conn.execute("select ohm.record_fork(%s, %s, %s, %s)",
+                           (source.chat_id, fork_id, source.fork_point, source.share_token))
+    except (errors.NoDataFound, errors.ForeignKeyViolation):
+        # The original (or the share) went away while we copied it: the whole fork rolls back.
+        raise NotFound("chat not found") from None
     cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (fork_id,))
     return chat_from_row(await cur.fetchone())
 

@@ -84,8 +84,9 @@ def file_response(attachment: Attachment, body: bytes, *, cache: str) -> Respons
     })
 
 
-@router.get("/attachments/{attachment_id}/content", responses={
-    200: {"content": {"application/octet-stream": {}}, "description": "The bytes."}, **NOT_FOUND})
+@router.get("/attachments/{attachment_id}/content", response_class=Response, responses={
+    200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The bytes, with their sniffed Content-Type."}, **NOT_FOUND})
 async def get_content(attachment_id: uuid.UUID, db: Db, blobs: Blobs, identity: AnyIdentity) -> Response:
     """The bytes, for the owner (and the service role). Others use a signed URL."""
     attachment, body = await store.content(db, blobs, identity, attachment_id)
@@ -115,13 +116,14 @@ async def signed_url(
     return json_response(await store.signed_url(db, identity, request.app.state.jwt_secret, attachment_id, ttl))
 
 
-@router.get("/attachments/{attachment_id}/blob", responses={
-    200: {"content": {"application/octet-stream": {}}, "description": "The bytes."},
+@router.get("/attachments/{attachment_id}/blob", response_class=Response, responses={
+    200: {"content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+          "description": "The bytes, with their sniffed Content-Type."},
     403: {"description": "The signature is wrong or has expired."}, **NOT_FOUND})
 async def signed_download(
     request: Request, attachment_id: uuid.UUID, db: Db, blobs: Blobs,
     expires: Annotated[int, Query(ge=0, le=2**62)],
-    signature: Annotated[str, Query(min_length=1, max_length=100)],
+    signature: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_-]+$")],
 ) -> Response:
     """The bytes behind a signed URL (no token)."""
     attachment, body = await store.signed_content(db, blobs, request.app.state.jwt_secret, attachment_id,

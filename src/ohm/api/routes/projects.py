@@ -101,7 +101,7 @@ async def get_checks(project_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Re
     return json_response(await hardware.get_checks(db, identity, project_id))
 
 
-@router.get("/projects/{project_id}/bom.csv", responses={
+@router.get("/projects/{project_id}/bom.csv", response_class=Response, responses={
     200: {"content": {"text/csv": {}}, "description": "The BOM as CSV."}, **NOT_FOUND})
 async def bom_csv(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None,
                   format: Literal["jlcpcb", "generic"] = "generic") -> Response:  # noqa: A002
@@ -110,14 +110,14 @@ async def bom_csv(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version:
     return download(await hardware.export_bom(db, identity, project_id, format, version))
 
 
-@router.get("/projects/{project_id}/wiring.yaml", responses={
+@router.get("/projects/{project_id}/wiring.yaml", response_class=Response, responses={
     200: {"content": {"application/yaml": {}}, "description": "A WireViz harness document."}, **NOT_FOUND})
 async def wiring_yaml(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None) -> Response:
     """The wiring as a WireViz harness (render it with `wireviz file.yaml`)."""
     return download(await hardware.export_wiring(db, identity, project_id, version))
 
 
-@router.get("/projects/{project_id}/wiring.svg", responses={
+@router.get("/projects/{project_id}/wiring.svg", response_class=Response, responses={
     200: {"content": {"image/svg+xml": {}}, "description": "The WireViz diagram."},
     501: {"description": "This server has no wireviz / Graphviz."}, **NOT_FOUND})
 async def wiring_svg(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None) -> Response:
@@ -125,7 +125,7 @@ async def wiring_svg(project_id: uuid.UUID, db: Db, identity: AnyIdentity, versi
     return download(await hardware.export_wiring(db, identity, project_id, version, svg=True))
 
 
-@router.get("/projects/{project_id}/firmware.zip", responses={
+@router.get("/projects/{project_id}/firmware.zip", response_class=Response, responses={
     200: {"content": {"application/zip": {}}, "description": "A PlatformIO project."}, **NOT_FOUND})
 async def firmware_zip(
     project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None,

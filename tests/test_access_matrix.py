@@ -1,0 +1,290 @@
+"""Every route in the OpenAPI schema, called by every kind of caller.
+
+For each operation the table below says what it is (a read of one of Alice's
+rows, a write to one, a create, a list, a public read, ...).  The test calls
+it as Alice, as Bob, without a token, with an expired token, with three kinds
+of forged token, and as the service role, and checks: the owner and the
+service role succeed; Bob and anon get 404/401 and none of Alice's data; bad
+tokens get 401; and nothing of Alice's changes in the database while the
+others try.  A route missing from the table fails the test.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import jwt
+
+from ohm.auth import Identity, issue_token
+
+from .conftest import JWT_SECRET, acting
+
+MARK = "ALICE-PRIVATE-7f3a"
+SERVICE_TOKEN = issue_token(JWT_SECRET, role="service_role")
+
+
+@dataclass
+class Op:
+    kind: str  # read | write | create | list | public | signed | stream | health
+    body: Any = None
+    query: dict[str, Any] = field(default_factory=dict)
+    files: bool = False  # multipart upload
+    anon: tuple[int, ...] = (401, 404)  # what anon may get on a private route
+    other: tuple[int, ...] = (404,)  # what another user gets
+    service_body: Any = None  # for creates: the service role names the owner
+    service: tuple[int, ...] = ()  # the service role's answer when it is not a success
+
+
+ANALYSIS = {"part_number": "BME280", "pinout": [{"pin": "1", "name": "VDD", "type": "power"}]}
+VERIFICATION = {"status": "warning", "issues": [{"severity": "warning", "message": "no pull-ups"}]}
+
+OPS: dict[tuple[str, str], Op] = {
+    ("GET", "/healthz"): Op("health"),
+    ("POST", "/v1/chats"): Op("create", body={"title": "new"}, service_body="owner"),
+    ("GET", "/v1/chats"): Op("list"),
+    ("GET", "/v1/chats/{chat_id}"): Op("read"),
+    ("PATCH", "/v1/chats/{chat_id}"): Op("write", body={"title": "hacked"}),
+    ("DELETE", "/v1/chats/{chat_id}"): Op("write"),
+    ("POST", "/v1/chats/{chat_id}/messages"): Op("write", body={"role": "user", "content": "hacked"}),
+    ("GET", "/v1/chats/{chat_id}/messages"): Op("read"),
+    ("GET", "/v1/messages/{message_id}"): Op("read"),
+    ("POST", "/v1/chats/{chat_id}/artifacts"): Op("write", body={"type": "document", "title": "x",
+                                                                 "content_text": "hacked"}),
+    ("GET", "/v1/artifacts/{artifact_id}"): Op("read"),
+    ("DELETE", "/v1/artifacts/{artifact_id}"): Op("write"),
+    ("POST", "/v1/artifacts/{artifact_id}/versions"): Op("write", body={"base_version": 2, "content_text": "hacked"}),
+    ("GET", "/v1/artifacts/{artifact_id}/versions"): Op("read"),
+    ("GET", "/v1/artifacts/{artifact_id}/versions/{version}"): Op("read"),
+    ("POST", "/v1/artifacts/{artifact_id}/restore"): Op("write", body={"version": 1}),
+    ("GET", "/v1/artifacts/{artifact_id}/diff"): Op("read", query={"from": 1, "to": 2}),
+    ("POST", "/v1/chats/{chat_id}/shares"): Op("write", body={}),
+    ("GET", "/v1/chats/{chat_id}/shares"): Op("read"),
+    ("GET", "/v1/shares/{token}"): Op("public"),
+    ("DELETE", "/v1/shares/{token}"): Op("write"),
+    # A fork belongs to a user: the service role is told so.
+    ("POST", "/v1/chats/{chat_id}/fork"): Op("write", body={}, service=(422,)),
+    # A share token is a capability: whoever holds it (and is signed in) may fork.
+    ("POST", "/v1/shares/{token}/fork"): Op("create", body={}, service=(422,)),
+    ("GET", "/v1/chats/{chat_id}/lineage"): Op("read"),
+    ("POST", "/v1/attachments"): Op("create", files=True, service_body="owner"),
+    ("GET", "/v1/attachments/{attachment_id}"): Op("read"),
+    ("PATCH", "/v1/attachments/{attachment_id}"): Op("write", body={"processing_status": "processing"}),
+    ("DELETE", "/v1/attachments/{attachment_id}"): Op("write"),
+    ("GET", "/v1/attachments/{attachment_id}/content"): Op("read"),
+    ("GET", "/v1/attachments/{attachment_id}/signed-url"): Op("read", anon=(401,)),
+    ("GET", "/v1/attachments/{attachment_id}/blob"): Op("signed"),
+    ("POST", "/v1/projects/{project_id}/verifications"): Op("write", body=VERIFICATION),
+    ("GET", "/v1/projects/{project_id}/verifications"): Op("read"),
+    ("GET", "/v1/verifications/{verification_id}"): Op("read"),
+    ("POST", "/v1/datasheet-analyses"): Op("create", body=ANALYSIS, service_body="attachment"),
+    ("GET", "/v1/datasheet-analyses"): Op("list"),
+    ("GET", "/v1/datasheet-analyses/{analysis_id}"): Op("read"),
+    ("POST", "/v1/projects"): Op("create", body={"name": "new"}, service_body="owner"),
+    ("GET", "/v1/projects"): Op("list"),
+    ("GET", "/v1/projects/{project_id}"): Op("read"),
+    ("PATCH", "/v1/projects/{project_id}"): Op("write", body={"name": "hacked"}),
+    ("DELETE", "/v1/projects/{project_id}"): Op("write"),
+    ("GET", "/v1/projects/{project_id}/bom"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/wiring"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/code"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/checks"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/bom.csv"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/wiring.yaml"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/wiring.svg"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/firmware.zip"): Op("read"),
+    ("GET", "/v1/parts"): Op("list", query={"q": "BME280"}),
+    ("GET", "/v1/analytics/usage"): Op("list", anon=(401,)),
+    ("GET", "/v1/prices"): Op("public"),
+    ("GET", "/v1/activity"): Op("list", anon=(401,)),
+    ("GET", "/v1/search"): Op("list", query={"q": MARK}),
+    ("GET", "/v1/chats/{chat_id}/events"): Op("stream"),
+}
+
+
+# --- the callers ----------------------------------------------------------------------------------------------
+
+
+def _b64(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+
+def bad_tokens(alice, bob) -> dict[str, str]:
+    """Tokens the API must refuse with 401."""
+    now = int(time.time())
+    claims = {"role": "authenticated", "aud": "authenticated", "sub": str(alice.id), "iat": now, "exp": now + 3600}
+    valid = issue_token(JWT_SECRET, user_id=alice.id)
+    header, _payload, signature = valid.split(".")
+    return {
+        "expired": issue_token(JWT_SECRET, user_id=alice.id, now=now - 7200, ttl_seconds=3600),
+        "wrong_secret": jwt.encode(claims, "another-secret-" + "y" * 40, algorithm="HS256"),
+        "alg_none": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
+        "tampered": f"{header}.{_b64({**claims, 'sub': str(bob.id)})}.{signature}",
+        "tampered_role": f"{header}.{_b64({**claims, 'role': 'service_role'})}.{signature}",
+    }
+
+
+def png(seed: int) -> bytes:
+    from .test_files import png as make
+
+    return make(seed=seed)
+
+
+def world(http: httpx.Client, owner) -> dict[str, str]:
+    """Alice's rows, one of each kind, marked with MARK."""
+    h = {"Authorization": f"Bearer {owner.token()}"}
+
+    def ok(response: httpx.Response) -> dict:
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    project = ok(http.post("/v1/projects", headers=h, json={"name": f"{MARK} project"}))["id"]
+    chat = ok(http.post("/v1/chats", headers=h, json={"title": f"{MARK} chat", "project_id": project}))["id"]
+    ok(http.post(f"/v1/chats/{chat}/messages", headers=h, json={"role": "user", "content": f"{MARK} question"}))
+    message = ok(http.post(f"/v1/chats/{chat}/messages", headers=h, json={
+        "role": "assistant", "content": f"{MARK} answer", "agent": {"name": "bomGenerator", "model": "o1"},
+        "usage": {"input_tokens": 10, "output_tokens": 5}}))["id"]
+    artifact = ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={
+        "type": "document", "title": f"{MARK} notes", "content_text": "v1"}))["id"]
+    ok(http.post(f"/v1/artifacts/{artifact}/versions", headers=h, json={"base_version": 1, "content_text": "v2"}))
+    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "bom", "title": "BOM", "content_json": {
+        "parts": [{"name": f"BME280 {MARK}", "mpn": "BME280", "designators": ["U1"]}]}}))
+    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "wiring", "title": "W", "content_json": {
+        "connections": [{"from": {"part": "U1", "pin": "SDA"}, "to": {"part": "U1", "pin": "SCL"}}]}}))
+    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "code", "title": "C", "content_json": {
+        "files": [{"filename": "main.cpp", "platform": "espressif32", "content": "// x"}]}}))
+    share = ok(http.post(f"/v1/chats/{chat}/shares", headers=h, json={}))["token"]
+    attachment = ok(http.post("/v1/attachments", headers=h, files={"file": ("board.png", png(900))},
+                              data={"category": "photo", "chat_id": chat}))["id"]
+    signed = ok(http.get(f"/v1/attachments/{attachment}/signed-url", headers=h))["url"]
+    verification = ok(http.post(f"/v1/projects/{project}/verifications", headers=h, json=VERIFICATION))["id"]
+    analysis = ok(http.post("/v1/datasheet-analyses", headers=h, json={**ANALYSIS, "manufacturer": MARK}))["id"]
+    return {"project_id": project, "chat_id": chat, "message_id": message, "artifact_id": artifact, "version": "1",
+            "token": share, "attachment_id": attachment, "signed": signed, "verification_id": verification,
+            "analysis_id": analysis}
+
+
+def call(http: httpx.Client, method: str, path: str, op: Op, ids: dict[str, str], token: str | None, *,
+         body: Any = None) -> httpx.Response:
+    url = path.format(**ids)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if op.kind == "signed":
+        return http.request(method, ids["signed"], headers=headers)
+    if op.kind == "stream":
+        with http.stream(method, url, headers=headers, timeout=10) as response:
+            if response.status_code != 200:
+                response.read()
+                return response
+            # An open event stream: its status and headers are the answer (the body never ends).
+            return httpx.Response(200, headers=response.headers, content=b"")
+    payload = op.body if body is None else body
+    if op.files:
+        data = payload if isinstance(payload, dict) else {"category": "photo"}
+        return http.request(method, url, headers=headers, params=op.query,
+                            files={"file": ("x.png", png(int(time.time() * 1000) % 9000))}, data=data)
+    return http.request(method, url, headers=headers, params=op.query, json=payload)
+
+
+# --- what must not change -------------------------------------------------------------------------------------
+
+TABLES = {
+    "profiles": "id", "projects": "user_id", "chats": "user_id", "messages": "user_id", "artifacts": "user_id",
+    "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id", "code_files": "user_id",
+    "attachments": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
+    "chat_forks": "forked_by", "realtime_events": "user_id",
+}
+
+
+def fingerprint(app_url: str, user_id) -> dict[str, str]:
+    """A checksum of every row the user owns (share counters left out: views and forks are counted)."""
+    out = {}
+    with acting(app_url, Identity.service()) as conn:
+        for table, column in TABLES.items():
+            out[table] = conn.execute(
+                f"""select count(*) || ':' || coalesce(md5(string_agg(t::text, ',' order by t::text)), '') as f
+                      from public.{table} t where {column} = %s""", (user_id,)).fetchone()["f"]
+        out["shared_chats"] = conn.execute(
+            """select coalesce(md5(string_agg((s.id, s.share_token, s.up_to_message_id, s.is_active, s.expires_at,
+                                                s.revoked_at)::text, ',' order by s.id)), '') as f
+                 from public.shared_chats s where s.user_id = %s""", (user_id,)).fetchone()["f"]
+    return out
+
+
+# --- the test ----------------------------------------------------------------------------------------------------
+
+
+def test_every_route_is_in_the_table(live_server):
+    schema = httpx.get(f"{live_server}/openapi.json").json()
+    routes = {(method.upper(), path) for path, ops in schema["paths"].items() for method in ops}
+    assert routes - OPS.keys() == set(), "new routes need an entry in OPS (and a decision about who may call them)"
+    assert OPS.keys() - routes == set(), "OPS lists routes that no longer exist"
+
+
+def test_access_matrix(http, user, other_user, app_url, live_server):
+    alice, bob = user, other_user
+    ids = world(http, alice)
+    tokens = bad_tokens(alice, bob)
+    before = fingerprint(app_url, alice.id)
+    failures = []
+
+    def expect(label: str, response: httpx.Response, allowed: tuple[int, ...], *, leak_check: bool = True) -> None:
+        if response.status_code not in allowed:
+            failures.append(f"{label}: {response.status_code} (expected {allowed}) {response.text[:200]}")
+        elif response.status_code >= 400 and not response.headers.get("content-type", "").startswith(
+                "application/problem+json"):
+            failures.append(f"{label}: error is not problem+json")
+        if leak_check and MARK in response.text:
+            failures.append(f"{label}: leaked Alice's data")
+
+    for (method, path), op in sorted(OPS.items()):
+        label = f"{method} {path}"
+        # Forged and expired tokens: 401 everywhere a token is read.
+        for name, token in tokens.items():
+            response = call(http, method, path, op, ids, token)
+            allowed = (200,) if op.kind in ("health", "signed") else (401,)
+            expect(f"{label} [{name}]", response, allowed, leak_check=op.kind not in ("signed", "health"))
+        # Another user, and no token.
+        for who, token in (("bob", bob.token()), ("anon", None)):
+            if op.kind == "health":
+                expect(f"{label} [{who}]", call(http, method, path, op, ids, token), (200,))
+            elif op.kind in ("read", "write", "stream"):
+                allowed = op.other if who == "bob" else op.anon
+                if who == "anon" and method != "GET":
+                    allowed = (401,)
+                expect(f"{label} [{who}]", call(http, method, path, op, ids, token), allowed)
+            elif op.kind == "list":
+                allowed = (200,) if who == "bob" else op.anon + (200,)
+                expect(f"{label} [{who}]", call(http, method, path, op, ids, token), allowed)
+            elif op.kind == "create":
+                allowed = (201,) if who == "bob" else (401,)
+                expect(f"{label} [{who}]", call(http, method, path, op, ids, token), allowed,
+                       leak_check=path != "/v1/shares/{token}/fork")
+            elif op.kind in ("public", "signed"):
+                expect(f"{label} [{who}]", call(http, method, path, op, ids, token), (200,), leak_check=False)
+    after = fingerprint(app_url, alice.id)
+    changed = {t for t in before if before[t] != after[t]}
+    assert not failures, "\n".join(failures)
+    assert not changed, f"others changed Alice's rows in {changed}"
+
+    # The owner and the service role succeed; writes each on a fresh copy of Alice's world.
+    for (method, path), op in sorted(OPS.items()):
+        label = f"{method} {path}"
+        for who, token in (("owner", alice.token()), ("service", SERVICE_TOKEN)):
+            target = ids if op.kind not in ("write",) else world(http, alice)
+            body = None
+            if op.kind == "create" and who == "service":
+                if op.service_body == "owner":
+                    body = ({**(op.body or {}), "user_id": str(alice.id)} if not op.files
+                            else {"category": "photo", "user_id": str(alice.id)})
+                elif op.service_body == "attachment":
+                    body = {**op.body, "attachment_id": target["attachment_id"]}
+            response = call(http, method, path, op, target, token, body=body)
+            if who == "service" and op.service:
+                expect(f"{label} [{who}]", response, op.service, leak_check=False)
+            elif response.status_code >= 300 and not (path.endswith("wiring.svg") and response.status_code == 501):
+                failures.append(f"{label} [{who}]: {response.status_code} {response.text[:200]}")
+    assert not failures, "\n".join(failures)
