@@ -17,6 +17,7 @@ CHECKS = "not_a_server_error,response_schema_conformance,content_type_conformanc
 def run_schemathesis(base_url: str, token: str, report: Path, *, examples: int, seed: int = 20261127,
                      workers: int = 1, timeout: int = 3600) -> dict:
     """Every operation with ``examples`` generated cases each; returns cases, failures and the summary."""
+    report = report.resolve()
     executable = shutil.which("schemathesis", path=str(Path(sys.executable).parent)) or "schemathesis"
     command = [
         executable, "run", f"{base_url}/openapi.json", "--url", base_url,
@@ -27,7 +28,8 @@ def run_schemathesis(base_url: str, token: str, report: Path, *, examples: int, 
         "--exclude-path", "/v1/chats/{chat_id}/events",
         "--report", "ndjson", "--report-ndjson-path", str(report),
     ]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+    # schemathesis keeps a cache in its working directory: the report's, not the project's.
+    result = subprocess.run(command, capture_output=True, text=True, timeout=timeout, cwd=report.parent,
                             env={**os.environ, "NO_COLOR": "1"})
     cases, failures, operations = 0, [], set()
     for line in report.read_text().splitlines():
