@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import statistics
 import time
 
 import psutil
@@ -75,8 +76,12 @@ async def _one_level(db: BenchDatabase, server: ServerProcess, subscribers: int,
     for ws in connections:
         await ws.close()
     latencies = [t - committed[cursor] for cursor, times in received.items() for t in times]
+    # How one event spreads: when its first and its last subscriber had it.
+    first = statistics.median(min(times) - committed[c] for c, times in received.items()) * 1000
+    last = statistics.median(max(times) - committed[c] for c, times in received.items()) * 1000
     stats = summarise("realtime", "WebSocket", latencies, wall, subscribers, subscribers=subscribers,
-                      events=messages, rss_per_subscriber_kb=round((rss_after - rss_before) / subscribers / 1024, 1))
+                      events=messages, first_p50_ms=round(first, 3), last_p50_ms=round(last, 3),
+                      rss_per_subscriber_kb=round((rss_after - rss_before) / subscribers / 1024, 1))
     stats.peak_rss_mb = round(process.memory_info().rss / 2**20, 1)
     return stats
 

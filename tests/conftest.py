@@ -133,25 +133,19 @@ def other_user(make_user: Callable[..., User]) -> User:
     return make_user("bob")
 
 
-@pytest.fixture(scope="session")
-def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The real app under uvicorn on a free port, in a background thread."""
+@contextlib.contextmanager
+def serving(config) -> Iterator[str]:
+    """A uvicorn.Config served on a free port in a background thread; yields its base URL."""
     import socket
     import threading
     import time
 
     import uvicorn
 
-    from ohm.api.app import create_app
-    from ohm.config import Settings
-
-    # The write rate limit has its own tests (with their own app); here it would only slow the load tests.
-    app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16,
-                              data_dir=tmp_path_factory.mktemp("live-data"), rate_limit_writes="off"))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 60
@@ -165,6 +159,21 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
         server.should_exit = True
         thread.join(30)
         sock.close()
+
+
+@pytest.fixture(scope="session")
+def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real app under uvicorn on a free port, in a background thread."""
+    import uvicorn
+
+    from ohm.api.app import create_app
+    from ohm.config import Settings
+
+    # The write rate limit has its own tests (with their own app); here it would only slow the load tests.
+    app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16,
+                              data_dir=tmp_path_factory.mktemp("live-data"), rate_limit_writes="off"))
+    with serving(uvicorn.Config(app, log_level="warning")) as url:
+        yield url
 
 
 @pytest.fixture

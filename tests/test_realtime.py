@@ -333,3 +333,26 @@ async def test_uploads_and_their_processing_status_arrive_live(user, live_server
         await http.patch(f"/v1/attachments/{uploaded.json()['id']}", json={"processing_status": "processing"})
         event = await receive(ws, until="event")
         assert (event["kind"], event["data"]["processing_status"]) == ("attachment.updated", "processing")
+
+
+@pytest.mark.parametrize("compression", [False, True])
+async def test_websocket_compression_is_off_unless_configured(user, database_url, tmp_path, compression):
+    """`ohm serve` offers permessage-deflate only with OHM_WS_COMPRESSION; events arrive either way."""
+    from ohm.api.app import create_app
+    from ohm.cli import uvicorn_config
+    from ohm.config import Settings
+
+    from .conftest import serving
+
+    settings = Settings(database_url=database_url, jwt_secret=JWT_SECRET, data_dir=tmp_path,
+                        ws_compression=compression)
+    with serving(uvicorn_config(settings, app=create_app(settings), log_level="warning")) as base:
+        with OhmClient(base, token=user.token()) as ohm:
+            chat = ohm.create_chat()
+            # The client offers permessage-deflate, as browsers do.
+            async with websockets.connect(ws_url(base, user.token()), compression="deflate") as ws:
+                extensions = ws.response.headers.get("Sec-WebSocket-Extensions") or ""
+                assert ("permessage-deflate" in extensions) is compression
+                await subscribe(ws, chat.id)
+                ohm.post_message(chat.id, "assistant", "x" * 5000)
+                assert (await receive(ws, until="event"))["data"]["content"] == "x" * 5000

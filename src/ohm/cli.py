@@ -147,8 +147,7 @@ def _run_uvicorn(settings: Settings, workers: int, access_log: bool) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
-    config = uvicorn.Config("ohm.api.app:create_app", factory=True, host=settings.host, port=settings.port,
-                            workers=workers, log_level="info", access_log=access_log)
+    config = uvicorn_config(settings, workers=workers, log_level="info", access_log=access_log)
     if workers == 1:
         uvicorn.Server(config).run()
         return
@@ -156,6 +155,14 @@ def _run_uvicorn(settings: Settings, workers: int, access_log: bool) -> None:
     # TCP_NODELAY on accepted connections and every keep-alive response waits ~40 ms
     # for a delayed ACK (Kludex/uvicorn#3149). Bind it ourselves, as TCP.
     Multiprocess(config, sockets=[tcp_listener(settings.host, settings.port)]).run()
+
+
+def uvicorn_config(settings: Settings, app: Any = "ohm.api.app:create_app", **options: Any) -> Any:
+    """How `ohm serve` runs uvicorn: the app (an import string naming its factory, or an app) and its settings."""
+    import uvicorn
+
+    return uvicorn.Config(app, factory=isinstance(app, str), host=settings.host, port=settings.port,
+                          ws_per_message_deflate=settings.ws_compression, **options)
 
 
 def tcp_listener(host: str, port: int) -> Any:

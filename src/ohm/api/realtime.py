@@ -17,7 +17,6 @@ import contextlib
 import json
 import logging
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +32,7 @@ CHANNEL = "ohm_events"
 QUEUE_SIZE = 1000
 SWEEP_SECONDS = 2.0  # how late an event can be if its NOTIFY was never sent
 LEASE_SECONDS = 60  # renewed every LEASE_SECONDS / 3
+FANOUT_BATCH = 50  # subscribers handed an event between two turns of the event loop
 
 
 @dataclass(eq=False)
@@ -157,28 +157,48 @@ class Hub:
         if not watchers:
             return
         event = {**event, "chat_id": chat_id, "id": uuid.UUID(event["id"])}
-        loaded: dict[tuple[str, uuid.UUID | None], dict[str, Any] | None] = {}
+        # The row once per identity among the watchers (as that identity: RLS decides), read
+        # before the fan-out so that handing the frame to each subscriber never waits.
+        loaded: dict[tuple[str, uuid.UUID | None], Frame | None] = {}
         for sub in watchers:
+            if sub.key not in loaded and self._due(sub, chat_id, event["seq"]):
+                row = await store.load_event(self.db, sub.identity, event)
+                loaded[sub.key] = frame(event_message(row)) if row is not None else None
+        behind: list[Subscriber] = []
+        for n, sub in enumerate(watchers, 1):
+            if n % FANOUT_BATCH == 0:
+                await asyncio.sleep(0)  # let the first ones' writers send while the rest are queued
+            due = self._due(sub, chat_id, event["seq"])
+            if due is False:
+                continue
+            if due is None or sub.lock.locked() or sub.key not in loaded:
+                # a gap, a catch-up under way, or a cursor that moved while the row was read:
+                # served from the log, which has this event too, once the others have it
+                behind.append(sub)
+                continue
+            # No await from here on: nothing else runs between the check above and the put.
+            message = loaded[sub.key]
+            if message is None:  # no longer visible to this subscriber
+                sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
+                         "detail": "the chat is not visible any more"})
+                self.unsubscribe(sub, chat_id)
+                continue
+            if sub.put(message):
+                sub.cursors[chat_id] = event["seq"]
+            if event["kind"] == "chat.deleted":
+                self.unsubscribe(sub, chat_id)
+        for sub in behind:
             async with sub.lock:
-                cursor = sub.cursors.get(chat_id)
-                if cursor is None or event["seq"] <= cursor or sub.overflowed:
-                    continue
-                if event["seq"] > cursor + 1:  # missed some: the log has them, this one included
+                if self._due(sub, chat_id, event["seq"]) is not False:
                     await self._catch_up(sub, chat_id)
-                    continue
-                if sub.key not in loaded:
-                    row = await store.load_event(self.db, sub.identity, event)
-                    loaded[sub.key] = frame(event_message(row)) if row is not None else None
-                message = loaded[sub.key]
-                if message is None:  # no longer visible to this subscriber
-                    sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
-                             "detail": "the chat is not visible any more"})
-                    self.unsubscribe(sub, chat_id)
-                    continue
-                if sub.put(message):
-                    sub.cursors[chat_id] = event["seq"]
-                if event["kind"] == "chat.deleted":
-                    self.unsubscribe(sub, chat_id)
+
+    @staticmethod
+    def _due(sub: Subscriber, chat_id: uuid.UUID, seq: int) -> bool | None:
+        """Is event ``seq`` the subscriber's next one? False: not wanted (or had); None: there is a gap."""
+        cursor = sub.cursors.get(chat_id)
+        if cursor is None or seq <= cursor or sub.overflowed:
+            return False
+        return True if seq == cursor + 1 else None
 
     async def _listen_forever(self) -> None:
         delay = 0.1
@@ -235,11 +255,3 @@ class Hub:
                     with contextlib.suppress(psycopg.Error):
                         await self._catch_up(sub, chat_id)
 
-
-async def drain(sub: Subscriber) -> AsyncIterator[dict[str, Any]]:
-    """The subscriber's queue as an async stream; ends after an overflow notice."""
-    while True:
-        item = await sub.queue.get()
-        yield item
-        if item.get("code") == "overflow":
-            return

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from ohm.api.deps import AnyIdentity
-from ohm.api.realtime import Hub, Subscriber, as_text, drain
+from ohm.api.realtime import Hub, Subscriber, as_text
 from ohm.auth import Identity, InvalidToken
 from ohm.store.errors import NotFound
 
@@ -44,8 +44,12 @@ async def realtime(websocket: WebSocket, token: Annotated[str | None, Query()] =
     sub = Subscriber(identity)
 
     async def send_events() -> None:
-        async for item in drain(sub):
-            await websocket.send_text(as_text(item))
+        get, send = sub.queue.get, websocket.send_text  # the fan-out's inner loop: no lookups per frame
+        while True:
+            item = await get()
+            await send(as_text(item))
+            if item.get("code") == "overflow":
+                break
         await websocket.close(code=4408)  # overflow: the client resumes from its cursors
 
     sender = asyncio.create_task(send_events())
