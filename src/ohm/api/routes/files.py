@@ -32,7 +32,7 @@ UPLOAD_PATH = "/v1/attachments"
 Limit = Annotated[int, Query(ge=1, le=200)]
 
 
-def blob_store(request: Request) -> BlobStore:
+async def blob_store(request: Request) -> BlobStore:
     return request.app.state.blobs
 
 
