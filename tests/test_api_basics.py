@@ -61,3 +61,32 @@ def test_short_secret_refuses_to_start(database_url):
     with pytest.raises(Exception, match="at least 32 bytes"):
         with TestClient(app):
             pass
+
+
+def test_no_route_or_dependency_runs_in_the_thread_pool(client):
+    """FastAPI runs plain `def` endpoints and dependencies in a thread pool: a thread hop per request."""
+    import inspect
+
+    from fastapi.routing import APIRoute, APIWebSocketRoute
+
+    def is_async(call) -> bool:
+        return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(getattr(call, "__call__", None))
+
+    def calls(dependant):
+        for dep in dependant.dependencies:
+            yield dep.call
+            yield from calls(dep)
+
+    def routes(container):
+        for route in container.routes:
+            if hasattr(route, "original_router"):  # an included router
+                yield from routes(route.original_router)
+            elif isinstance(route, APIRoute | APIWebSocketRoute):
+                yield route
+
+    checked = 0
+    for route in routes(client.app):
+        for call in [route.dependant.call, *calls(route.dependant)]:
+            checked += 1
+            assert is_async(call), f"{route.path}: {getattr(call, '__qualname__', call)} is not async"
+    assert checked > 100
