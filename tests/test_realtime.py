@@ -356,3 +356,84 @@ async def test_websocket_compression_is_off_unless_configured(user, database_url
                 await subscribe(ws, chat.id)
                 ohm.post_message(chat.id, "assistant", "x" * 5000)
                 assert (await receive(ws, until="event"))["data"]["content"] == "x" * 5000
+
+
+def _age_events(database_url: str, chat_id, up_to: int, days: int = 30) -> None:
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("update realtime_events set created_at = now() - make_interval(days => %s) "
+                     "where chat_id = %s and event_seq <= %s", (days, chat_id, up_to))
+
+
+async def sse_frames(url: str, count: int, headers: dict | None = None) -> list[dict]:
+    frames: list[dict] = []
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        async with client.stream("GET", url, headers=headers or {}) as response:
+            lines, frame = response.aiter_lines(), {}
+            while len(frames) < count:
+                line = await asyncio.wait_for(lines.__anext__(), TIMEOUT)
+                if line == "" and frame:
+                    frames.append(frame)
+                    frame = {}
+                elif ":" in line and not line.startswith(":"):
+                    key, _, value = line.partition(":")
+                    frame[key] = value.strip()
+    return frames
+
+
+async def test_pruned_events_become_a_reset_instead_of_a_silent_gap(user, other_user, live_server, database_url):
+    from typer.testing import CliRunner
+
+    from ohm.cli import app as cli_app
+
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat, untouched = ohm.create_chat(), ohm.create_chat()
+        for i in range(5):
+            ohm.post_message(chat.id, "user", f"m{i}")
+        ohm.post_message(untouched.id, "user", "recent")
+        _age_events(database_url, chat.id, up_to=3)
+        env = {"OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET}
+        runner = CliRunner()
+
+        def prune(*flags: str):  # the CLI runs its own event loop: off this one
+            return asyncio.to_thread(runner.invoke, cli_app, ["realtime", "prune", "--older-than", "7d", *flags],
+                                     env=env)
+
+        dry = await prune("--dry-run")
+        assert dry.exit_code == 0 and "would delete 3 realtime events" in dry.output, dry.output
+        real = await prune()
+        assert real.exit_code == 0 and "deleted 3 realtime events" in real.output, real.output
+        with psycopg.connect(database_url) as conn:
+            left = conn.execute("select chat_id, event_seq from realtime_events where chat_id = any(%s) "
+                                "order by chat_id = %s desc, event_seq", ([chat.id, untouched.id], chat.id)).fetchall()
+        assert left == [(chat.id, 4), (chat.id, 5), (untouched.id, 1)]
+
+        async with websockets.connect(ws_url(live_server, user.token())) as ws:
+            # A cursor from before what is kept: reset to 3, then 4 and 5 from the log, then live.
+            assert (await subscribe(ws, chat.id, since=1))["type"] == "subscribed"
+            reset = await receive(ws)
+            assert (reset["type"], reset["chat_id"], reset["cursor"]) == ("reset", str(chat.id), 3)
+            assert [(await receive(ws))["cursor"] for _ in range(2)] == [4, 5]
+            ohm.post_message(chat.id, "user", "live")
+            assert (await receive(ws, until="event"))["cursor"] == 6
+            # Up to date: nothing to replay, no reset.
+            assert (await subscribe(ws, untouched.id, since=1))["type"] == "subscribed"
+            await nothing_arrives(ws, 0.5)
+
+        # Everything after the cursor gone: a reset to the chat's newest event.
+        _age_events(database_url, chat.id, up_to=6)
+        assert (await prune()).exit_code == 0
+        async with websockets.connect(ws_url(live_server, user.token())) as ws:
+            await subscribe(ws, chat.id, since=2)
+            reset = await receive(ws)
+            assert (reset["type"], reset["cursor"]) == ("reset", 6)
+            await nothing_arrives(ws, 0.5)
+
+        # SSE: the reset carries the cursor as its id, so Last-Event-ID moves on with it.
+        frames = await sse_frames(f"{live_server}/v1/chats/{chat.id}/events?token={user.token()}", 2,
+                                  {"Last-Event-ID": "2"})
+        assert [(f.get("id"), f["event"]) for f in frames] == [(None, "subscribed"), ("6", "reset")]
+
+    # Someone else resuming with an old cursor learns nothing about the chat.
+    async with websockets.connect(ws_url(live_server, other_user.token())) as ws:
+        assert (await subscribe(ws, chat.id, since=0))["code"] == "not_found"
+        await nothing_arrives(ws, 0.5)

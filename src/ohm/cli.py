@@ -43,6 +43,8 @@ prices_app = typer.Typer(help="Model prices (USD per million tokens) used to cos
 app.add_typer(prices_app, name="prices")
 activity_app = typer.Typer(help="The activity log.", no_args_is_help=True)
 app.add_typer(activity_app, name="activity")
+realtime_app = typer.Typer(help="The realtime replay log.", no_args_is_help=True)
+app.add_typer(realtime_app, name="realtime")
 
 out = Console()
 err = Console(stderr=True)
@@ -398,23 +400,38 @@ def usage(
     out.print(table)
 
 
+OlderThan = Annotated[str, typer.Option("--older-than", help="Age, e.g. 180d or 12h.")]
+DryRun = Annotated[bool, typer.Option("--dry-run", help="Count only.")]
+
+
 @activity_app.command("prune")
 @friendly_errors
-def activity_prune(
-    older_than: Annotated[str, typer.Option("--older-than", help="Age, e.g. 180d or 12h.")] = "180d",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Count only.")] = False,
-    database_url: DatabaseUrlOption = None,
-) -> None:
+def activity_prune(older_than: OlderThan = "180d", dry_run: DryRun = False,
+                   database_url: DatabaseUrlOption = None) -> None:
     """Delete activity log rows older than the given age (the log's only delete)."""
     from ohm.store import analytics
 
+    _prune(analytics.prune_activity, "activity rows", older_than, dry_run, database_url)
+
+
+@realtime_app.command("prune")
+@friendly_errors
+def realtime_prune(older_than: OlderThan = "7d", dry_run: DryRun = False,
+                   database_url: DatabaseUrlOption = None) -> None:
+    """Delete realtime events older than the given age; clients resuming from before get a reset."""
+    from ohm.store import realtime
+
+    _prune(realtime.prune_events, "realtime events", older_than, dry_run, database_url)
+
+
+def _prune(prune: Any, what: str, older_than: str, dry_run: bool, database_url: str | None) -> None:
     age = timedelta(seconds=parse_ttl(older_than))
 
     async def work(target: DatabaseTarget, db: Database) -> Any:
-        return await analytics.prune_activity(db, age, dry_run=dry_run)
+        return await prune(db, age, dry_run=dry_run)
 
     count = with_database(settings_for(database_url), work)
-    out.print(f"{'would delete' if dry_run else 'deleted'} {count} activity rows older than {older_than}")
+    out.print(f"{'would delete' if dry_run else 'deleted'} {count} {what} older than {older_than}")
 
 
 def _print_demo(found: demo_store.Demo, token_: str, base: str) -> None:

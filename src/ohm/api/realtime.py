@@ -126,7 +126,7 @@ class Hub:
             sub.cursors[chat_id] = start
             self.subscriptions.setdefault(chat_id, set()).add(sub)
             sub.put({"type": "subscribed", "chat_id": str(chat_id), "cursor": start, "latest": current})
-            await self._catch_up(sub, chat_id)
+            await self._catch_up(sub, chat_id, head=current)
         return start
 
     def unsubscribe(self, sub: Subscriber, chat_id: uuid.UUID | None = None) -> None:
@@ -138,16 +138,42 @@ class Hub:
                 if not watchers:
                     del self.subscriptions[chat]
 
-    async def _catch_up(self, sub: Subscriber, chat_id: uuid.UUID) -> None:
-        """Replay from the database everything after the subscriber's cursor (lock held)."""
+    async def _catch_up(self, sub: Subscriber, chat_id: uuid.UUID, head: int | None = None) -> None:
+        """Replay from the database everything after the subscriber's cursor (lock held).
+
+        Events a retention job has deleted cannot be replayed: the subscriber gets a ``reset``
+        to the cursor after which the log is whole again (``head``: the chat's newest event
+        when the log ends before it), and should reload the chat.
+        """
         while chat_id in sub.cursors and not sub.overflowed:
             events = await store.events_since(self.db, sub.identity, chat_id, sub.cursors[chat_id])
             for event in events:
+                if event["seq"] > sub.cursors[chat_id] + 1 and not self._reset(sub, chat_id, event["seq"] - 1):
+                    return
                 if not sub.put(event_message(event)):
                     return
                 sub.cursors[chat_id] = event["seq"]
             if len(events) < store.REPLAY_PAGE:
-                return
+                break
+        if head is not None and sub.cursors.get(chat_id, head) < head and not sub.overflowed:
+            if await store.chat_cursor(self.db, sub.identity, chat_id) is None:
+                self._gone(sub, chat_id)  # not pruned: no longer theirs to see
+            else:
+                self._reset(sub, chat_id, head)
+
+    def _gone(self, sub: Subscriber, chat_id: uuid.UUID) -> None:
+        sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
+                 "detail": "the chat is not visible any more"})
+        self.unsubscribe(sub, chat_id)
+
+    @staticmethod
+    def _reset(sub: Subscriber, chat_id: uuid.UUID, cursor: int) -> bool:
+        if not sub.put({"type": "reset", "chat_id": str(chat_id), "cursor": cursor,
+                        "detail": f"events up to {cursor} are no longer kept: reload the chat, "
+                                  "then continue from this cursor"}):
+            return False
+        sub.cursors[chat_id] = cursor
+        return True
 
     # --- live events -------------------------------------------------------------------------------
 
@@ -179,9 +205,7 @@ class Hub:
             # No await from here on: nothing else runs between the check above and the put.
             message = loaded[sub.key]
             if message is None:  # no longer visible to this subscriber
-                sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
-                         "detail": "the chat is not visible any more"})
-                self.unsubscribe(sub, chat_id)
+                self._gone(sub, chat_id)
                 continue
             if sub.put(message):
                 sub.cursors[chat_id] = event["seq"]
@@ -243,7 +267,7 @@ class Hub:
                     for sub in list(self.subscriptions.get(chat_id, ())):
                         if sub.cursors.get(chat_id, head) < head:
                             async with sub.lock:
-                                await self._catch_up(sub, chat_id)
+                                await self._catch_up(sub, chat_id, head=head)
             except (psycopg.Error, OSError) as exc:
                 log.warning("realtime: sweep failed (%s)", exc)
 

@@ -7,12 +7,14 @@ import contextlib
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, sql
 
 from ohm.auth import Identity
+from ohm.db.session import Database
 from ohm.store.errors import Invalid, NotFound, TooLarge
 
 MiB = 1024 * 1024
@@ -105,3 +107,31 @@ def owner_for_new(identity: Identity, requested: uuid.UUID | None, what: str) ->
     if requested is not None and requested != identity.user_id:
         raise Invalid("user_id can only be set by the service role")
     return identity.user_id
+
+
+async def delete_older_than(db: Database, table: str, older_than: timedelta, *, dry_run: bool = False,
+                            batch: int = 10_000, permit: str | None = None) -> int:
+    """A retention job: delete rows of ``public.<table>`` created more than ``older_than`` ago.
+
+    As the service role, oldest first, ``batch`` rows per transaction so that a large backlog
+    never holds one long transaction.  ``permit`` names a setting the table's guard trigger
+    wants turned on for the delete.  Returns the rows deleted (or, with ``dry_run``, due).
+    """
+    cutoff = datetime.now().astimezone() - older_than
+    name = sql.Identifier("public", table)
+    total = 0
+    while True:
+        async with db.acting_as(Identity.service()) as conn:
+            if dry_run:
+                cur = await conn.execute(sql.SQL("select count(*) as n from {} where created_at < %s").format(name),
+                                         (cutoff,))
+                return (await cur.fetchone())["n"]
+            if permit:
+                await conn.execute("select set_config(%s, 'on', true)", (permit,))
+            cur = await conn.execute(
+                sql.SQL("delete from {t} where id in (select id from {t} where created_at < %s order by id limit %s)")
+                .format(t=name), (cutoff, batch))
+            deleted = cur.rowcount
+        total += deleted
+        if deleted < batch:
+            return total

@@ -15,7 +15,7 @@ from typing import Any
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import ActivityEntry, ActivityPage, ModelPrice, UsageReport, UsageRow
-from ohm.store._common import database_errors, decode_cursor, encode_cursor
+from ohm.store._common import database_errors, decode_cursor, delete_older_than, encode_cursor
 from ohm.store.errors import Invalid, NotFound
 
 GROUPS = {
@@ -174,23 +174,8 @@ async def activity(db: Database, identity: Identity, *, limit: int = 50, cursor:
 async def prune_activity(db: Database, older_than: timedelta, *, dry_run: bool = False,
                          batch: int = 10_000) -> int:
     """Delete log rows older than ``older_than`` (the one delete the append-only log allows), in batches."""
-    cutoff = datetime.now().astimezone() - older_than
-    total = 0
-    while True:
-        async with db.acting_as(Identity.service()) as conn:
-            if dry_run:
-                cur = await conn.execute("select count(*) as n from public.activity_log where created_at < %s",
-                                         (cutoff,))
-                return (await cur.fetchone())["n"]
-            await conn.execute("select set_config('ohm.activity_prune', 'on', true)")
-            cur = await conn.execute(
-                """delete from public.activity_log where id in (
-                     select id from public.activity_log where created_at < %s order by id limit %s)""",
-                (cutoff, batch))
-            deleted = cur.rowcount
-        total += deleted
-        if deleted < batch:
-            return total
+    return await delete_older_than(db, "activity_log", older_than, dry_run=dry_run, batch=batch,
+                                   permit="ohm.activity_prune")
 
 
 async def daily_by_agent(db: Database, identity: Identity, start: datetime, end: datetime,

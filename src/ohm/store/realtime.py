@@ -7,12 +7,14 @@ decides what each watcher receives, live or replayed.
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from psycopg.rows import tuple_row
 
 from ohm.auth import Identity
 from ohm.db.session import Database
+from ohm.store._common import delete_older_than
 from ohm.store.chats import CHAT_COLUMNS, chat_from_row
 from ohm.store.messages import MESSAGE_COLUMNS, messages_from_tuples
 
@@ -130,3 +132,12 @@ async def event_heads(db: Database, chat_ids: list[uuid.UUID]) -> dict[uuid.UUID
     async with db.pool.connection() as conn:
         cur = await conn.execute("select chat_id, last_event_seq from ohm.event_heads(%s)", (chat_ids,))
         return {r["chat_id"]: r["last_event_seq"] for r in await cur.fetchall()}
+
+
+async def prune_events(db: Database, older_than: timedelta, *, dry_run: bool = False, batch: int = 10_000) -> int:
+    """The replay log's retention job: events older than ``older_than`` go.
+
+    A subscriber resuming from a cursor older than what is left gets a ``reset``
+    (reload the chat, then continue from the cursor it carries) instead of a silent gap.
+    """
+    return await delete_older_than(db, "realtime_events", older_than, dry_run=dry_run, batch=batch)

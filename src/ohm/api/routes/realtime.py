@@ -32,7 +32,8 @@ def _identity_from_token(request_state: Any, token: str | None) -> Identity:
 async def realtime(websocket: WebSocket, token: Annotated[str | None, Query()] = None) -> None:
     """Messages in: `{"type": "auth", "token"}`, `{"type": "subscribe", "chat_id", "since"?}`,
     `{"type": "unsubscribe", "chat_id"}`, `{"type": "ping"}`. Messages out: `subscribed`, `event` (with the
-    chat's `cursor`, the `kind` and the full row in `data`), `error`, `pong`."""
+    chat's `cursor`, the `kind` and the full row in `data`), `reset` (older events are no longer kept: reload
+    the chat, continue from its `cursor`), `error`, `pong`."""
     hub: Hub = websocket.app.state.hub
     await websocket.accept()
     try:
@@ -134,6 +135,8 @@ async def chat_events(
                     continue
                 if item["type"] == "event":
                     frame = f"id: {item['cursor']}\nevent: {item['kind']}\ndata: {as_text(item)}\n\n"
+                elif item["type"] == "reset":  # Last-Event-ID moves on with it
+                    frame = f"id: {item['cursor']}\nevent: reset\ndata: {as_text(item)}\n\n"
                 else:
                     frame = f"event: {item['type']}\ndata: {as_text(item)}\n\n"
                 yield (retry + frame).encode()
