@@ -70,7 +70,8 @@ def test_no_route_or_dependency_runs_in_the_thread_pool(client):
     from fastapi.routing import APIRoute, APIWebSocketRoute
 
     def is_async(call) -> bool:
-        return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(getattr(call, "__call__", None))
+        # a coroutine function, or an object whose __call__ is one (such as HTTPBearer)
+        return inspect.iscoroutinefunction(call) or inspect.iscoroutinefunction(type(call).__call__)
 
     def calls(dependant):
         for dep in dependant.dependencies:
