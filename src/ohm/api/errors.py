@@ -91,6 +91,16 @@ async def _not_unicode(request: Request, exc: UnicodeError) -> JSONResponse:
                    title="Invalid input", type_="urn:ohm:problem:invalid-input")
 
 
+async def _bad_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
+    # PostgreSQL (or psycopg, before sending) refused a value the request carried: a NUL character
+    # in a query parameter, a number out of range. Routes that expect it say so more precisely.
+    log.warning("value refused on %s %s: %s", request.method, request.url.path, exc)
+    text = str(exc)
+    detail = ("a value contains a NUL character, which cannot be stored or searched" if "NUL" in text
+              else "a value is not valid: " + " ".join(text.split())[:200])
+    return problem(422, detail, title="Invalid input", type_="urn:ohm:problem:invalid-input")
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "an unexpected error occurred")
@@ -104,6 +114,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.errors.QueryCanceled, _too_slow)
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(UnicodeError, _not_unicode)
+    app.add_exception_handler(psycopg.DataError, _bad_value)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -8,6 +8,7 @@ share and chat tables stay closed to everyone else.
 
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 from typing import Any
@@ -30,8 +31,17 @@ SHARE_COLUMNS = """
 """
 
 
+TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
+
+
 def new_token() -> str:
     return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def check_token(token: str) -> None:
+    """Anything that cannot be a share token (URL-safe base64, at most 128 characters) is simply not found."""
+    if not TOKEN_SHAPE.fullmatch(token):
+        raise NotFound(NOT_FOUND)
 
 
 def share_from_row(row: dict[str, Any]) -> Share:
@@ -89,6 +99,7 @@ async def list_shares(db: Database, identity: Identity, chat_id: uuid.UUID) -> l
 
 
 async def revoke_share(db: Database, identity: Identity, token: str) -> Share:
+    check_token(token)
     async with db.acting_as(identity) as conn:
         with database_errors(NOT_FOUND):
             cur = await conn.execute(
@@ -119,8 +130,7 @@ async def read_share(db: Database, identity: Identity, token: str, *, count_view
 
 async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool) -> ShareSnapshot:
     """``read_share`` inside a transaction the caller already holds."""
-    if not token or len(token) > 128:
-        raise NotFound(NOT_FOUND)
+    check_token(token)
     cur = await conn.execute("select ohm.share_snapshot(%s, %s) as snapshot", (token, count_view))
     row = await cur.fetchone()
     if row is None or row["snapshot"] is None:
