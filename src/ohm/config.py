@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     s3_region: str | None = None
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest upload (413 beyond).")
     storage_quota_bytes: int = Field(default=1024**3, ge=0, description="Upload bytes per user (413 beyond).")
+    shutdown_timeout: float = Field(
+        default=5.0, ge=0, le=3600, description="Seconds `ohm serve` gives open requests and event streams "
+        "(SSE, WebSocket) on SIGTERM before it closes them; clients resume from their cursors elsewhere.")
     ws_compression: bool = Field(
         default=False, description="Offer permessage-deflate on WebSockets. Off: realtime frames are small, and "
         "compressing each one once per subscriber costs more CPU (and ~60 KB of zlib state per connection) "

@@ -7,11 +7,15 @@ migrations, and opens the pool of ``ohm_authenticator`` connections.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import gc
 import logging
 import re
+import signal
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
@@ -50,6 +54,31 @@ def redact_tokens_in_logs() -> None:
             logger.addFilter(RedactTokens())
 
 
+def on_termination(callback: Callable[[], None]) -> Callable[[], None]:
+    """Also call ``callback`` when SIGINT or SIGTERM arrives, before the handler already there (uvicorn's,
+    which starts the graceful shutdown). Returns what puts the old handlers back. Only the main thread
+    may handle signals: elsewhere (an app run in a thread, as tests do) this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def handler(signum: int, frame: Any) -> None:
+        callback()
+        chained = previous[signal.Signals(signum)]
+        if callable(chained):
+            chained(signum, frame)
+
+    for sig in previous:
+        signal.signal(sig, handler)
+
+    def restore() -> None:
+        for sig, old in previous.items():
+            if signal.getsignal(sig) is handler:
+                signal.signal(sig, old)
+
+    return restore
+
+
 def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = None) -> FastAPI:
     settings = settings or Settings()
     redact_tokens_in_logs()
@@ -67,6 +96,9 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
                                               endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
             app.state.hub = Hub(db, db.target.app_url, app.state.tokens)
             await app.state.hub.start()
+            # On SIGTERM the server waits for open requests; event streams never end by themselves.
+            loop = asyncio.get_running_loop()
+            restore_signals = on_termination(lambda: loop.call_soon_threadsafe(app.state.hub.close_streams))
             if on_ready is not None:
                 await on_ready(app)
             # Everything loaded at startup lives as long as the process: keep it out of
@@ -76,6 +108,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             try:
                 yield
             finally:
+                restore_signals()
                 await app.state.hub.stop()
 
     app = FastAPI(

@@ -33,6 +33,7 @@ QUEUE_SIZE = 1000
 SWEEP_SECONDS = 2.0  # how late an event can be if its NOTIFY was never sent
 LEASE_SECONDS = 60  # renewed every LEASE_SECONDS / 3
 FANOUT_BATCH = 50  # subscribers handed an event between two turns of the event loop
+CLOSING = {"type": "closing"}  # queued when the server stops: the stream ends, the client resumes
 
 
 @dataclass(eq=False)
@@ -128,6 +129,12 @@ class Hub:
             sub.put({"type": "subscribed", "chat_id": str(chat_id), "cursor": start, "latest": current})
             await self._catch_up(sub, chat_id, head=current)
         return start
+
+    def close_streams(self) -> None:
+        """The server is stopping: tell every subscriber's stream to end (clients resume elsewhere)."""
+        for sub in {sub for watchers in self.subscriptions.values() for sub in watchers}:
+            with contextlib.suppress(asyncio.QueueFull):
+                sub.queue.put_nowait(CLOSING)
 
     def unsubscribe(self, sub: Subscriber, chat_id: uuid.UUID | None = None) -> None:
         for chat in [chat_id] if chat_id else list(sub.cursors):

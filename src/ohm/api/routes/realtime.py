@@ -13,7 +13,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from ohm.api.deps import AnyIdentity
-from ohm.api.realtime import Hub, Subscriber, as_text
+from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text
 from ohm.auth import Identity, InvalidToken
 from ohm.store.errors import NotFound
 
@@ -48,6 +48,9 @@ async def realtime(websocket: WebSocket, token: Annotated[str | None, Query()] =
         get, send = sub.queue.get, websocket.send_text  # the fan-out's inner loop: no lookups per frame
         while True:
             item = await get()
+            if item is CLOSING:
+                await websocket.close(code=1012)  # service restart: the client resumes from its cursors
+                return
             await send(as_text(item))
             if item.get("code") == "overflow":
                 break
@@ -133,6 +136,8 @@ async def chat_events(
                 except TimeoutError:
                     yield b": keep-alive\n\n"
                     continue
+                if item is CLOSING:  # the server is stopping: the client reconnects (after `retry`)
+                    return
                 if item["type"] == "event":
                     frame = f"id: {item['cursor']}\nevent: {item['kind']}\ndata: {as_text(item)}\n\n"
                 elif item["type"] == "reset":  # Last-Event-ID moves on with it
