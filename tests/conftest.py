@@ -134,8 +134,8 @@ def other_user(make_user: Callable[..., User]) -> User:
 
 
 @contextlib.contextmanager
-def serving(config) -> Iterator[str]:
-    """A uvicorn.Config served on a free port in a background thread; yields its base URL."""
+def serving(config, port: int = 0) -> Iterator[str]:
+    """A uvicorn.Config served on ``port`` (default: a free one) in a background thread; yields its base URL."""
     import socket
     import threading
     import time
@@ -143,7 +143,8 @@ def serving(config) -> Iterator[str]:
     import uvicorn
 
     sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
     port = sock.getsockname()[1]
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

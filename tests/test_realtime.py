@@ -437,3 +437,100 @@ async def test_pruned_events_become_a_reset_instead_of_a_silent_gap(user, other_
     async with websockets.connect(ws_url(live_server, other_user.token())) as ws:
         assert (await subscribe(ws, chat.id, since=0))["code"] == "not_found"
         await nothing_arrives(ws, 0.5)
+
+
+async def test_a_stopping_server_ends_its_streams_and_exits_promptly(user, database_url):
+    """SIGTERM with an SSE stream and a WebSocket open: both are ended by the server at once (WebSocket
+    close code 1012, service restart), and the process exits long before the graceful-shutdown limit."""
+    port = _free_port()
+    proc = _serve(database_url, port, OHM_SHUTDOWN_TIMEOUT="60")
+    base = f"http://127.0.0.1:{port}"
+    with OhmClient(base, token=user.token()) as ohm:
+        chat = ohm.create_chat()
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client, \
+            websockets.connect(ws_url(base, user.token())) as ws:
+        await subscribe(ws, chat.id)
+        async with client.stream("GET", f"{base}/v1/chats/{chat.id}/events?token={user.token()}") as response:
+            lines = response.aiter_lines()
+            assert (await anext(lines)).startswith("retry:")
+            started = time.monotonic()
+            proc.send_signal(signal.SIGTERM)
+            rest = [line async for line in lines]  # ends: the server closed the stream
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await asyncio.wait_for(ws.recv(), TIMEOUT)
+        assert closed.value.rcvd.code == 1012
+    # uvicorn re-raises the signal once it has shut down cleanly: the process ends "by SIGTERM"
+    assert proc.wait(15) == -signal.SIGTERM
+    assert time.monotonic() - started < 10
+    assert "event: subscribed" in rest
+    stderr = proc.stderr.read().decode()
+    assert "ERROR" not in stderr and "Traceback" not in stderr, stderr
+
+
+async def test_the_typed_client_streams_events_and_resumes_across_a_server_restart(user, other_user, database_url):
+    """AsyncOhmClient.events(): live events in order; `ohm serve` stops, messages are written meanwhile, a
+    new one starts on the same port: the stream resumes from its cursor with exactly what it missed;
+    chat.deleted ends it; another user gets 404."""
+    from ohm.client import AsyncOhmClient, NotFoundError
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = _serve(database_url, port)
+    received: list = []
+    try:
+        async with AsyncOhmClient(base, token=user.token()) as ohm:
+            chat = await ohm.create_chat()
+            stream = ohm.events(chat.id)
+
+            async def read(n: int) -> list:
+                return [await asyncio.wait_for(anext(stream), 30) for _ in range(n)]
+
+            reader = asyncio.create_task(read(2))
+            await asyncio.sleep(0.5)  # subscribed
+            await ohm.post_message(chat.id, "user", "one")
+            await ohm.post_message(chat.id, "user", "two")
+            received += await reader
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(15) == -signal.SIGTERM
+            with psycopg.connect(database_url, autocommit=True) as conn:
+                for text in ("three", "four"):
+                    conn.execute("insert into messages (chat_id, user_id, role, content) values (%s, %s, 'user', %s)",
+                                 (chat.id, user.id, text))
+            reader = asyncio.create_task(read(2))
+            await asyncio.sleep(1.0)  # the client retries while nothing listens
+            proc = _serve(database_url, port)
+            received += await reader
+            await ohm.post_message(chat.id, "user", "five")
+            received += await read(1)
+            await ohm.update_chat(chat.id, title="renamed")
+            await ohm.delete_chat(chat.id)
+            received += await read(2)
+            with pytest.raises(StopAsyncIteration):  # chat.deleted ends the stream
+                await anext(stream)
+        async with AsyncOhmClient(base, token=other_user.token()) as theirs:
+            with pytest.raises(NotFoundError):
+                await anext(theirs.events(chat.id))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(15)
+    assert [(e.cursor, e.kind, (e.data or {}).get("content")) for e in received] == [
+        (1, "message.created", "one"), (2, "message.created", "two"), (3, "message.created", "three"),
+        (4, "message.created", "four"), (5, "message.created", "five"), (6, "chat.updated", None),
+        (7, "chat.deleted", None)]
+
+
+def test_the_sync_client_passes_a_reset_on(user, live_server, database_url):
+    from ohm.client import OhmClient as Client
+
+    with Client(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat()
+        for text in ("a", "b", "c"):
+            ohm.post_message(chat.id, "user", text)
+        with psycopg.connect(database_url, autocommit=True) as conn:  # as the retention job would
+            conn.execute("delete from realtime_events where chat_id = %s and event_seq <= 2", (chat.id,))
+        stream = ohm.events(chat.id, since=0)
+        reset, third = next(stream), next(stream)
+        stream.close()
+    assert (reset.type, reset.cursor, reset.kind) == ("reset", 2, None)
+    assert (third.type, third.cursor, third.data["content"]) == ("event", 3, "c")

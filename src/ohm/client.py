@@ -13,13 +13,17 @@ raise :class:`OhmError` subclasses carrying the problem+json body::
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Generic, TypeVar
 
 import httpx
+from httpx_sse import aconnect_sse, connect_sse
 from pydantic import BaseModel, TypeAdapter
 
 from ohm.models import (
@@ -50,6 +54,7 @@ from ohm.models import (
     ProjectCreate,
     ProjectDetail,
     ProjectUpdate,
+    RealtimeEvent,
     Share,
     ShareSnapshot,
     SignedUrl,
@@ -144,17 +149,22 @@ class _Call(Generic[M]):
         return kwargs
 
     def parse(self, response: httpx.Response) -> M:
-        if response.status_code >= 400:
-            try:
-                body = response.json()
-            except ValueError:
-                body = {"title": response.reason_phrase, "detail": response.text}
-            raise ERRORS.get(response.status_code, OhmError)(response.status_code, body)
+        _raise_for_problem(response)
         if self.raw:
             return response.content  # type: ignore[return-value]
         if self.model is None:
             return None  # type: ignore[return-value]
         return _adapter(self.model).validate_python(response.json())
+
+
+def _raise_for_problem(response: httpx.Response) -> None:
+    """An error response as the OhmError for its status, carrying its problem+json body."""
+    if response.status_code >= 400:
+        try:
+            body = response.json()
+        except ValueError:
+            body = {"title": response.reason_phrase, "detail": response.text}
+        raise ERRORS.get(response.status_code, OhmError)(response.status_code, body)
 
 
 @functools.lru_cache(maxsize=64)
@@ -263,6 +273,59 @@ def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+# --- the event stream (SSE), shared by both clients ----------------------------------------------------------
+
+EVENTS_READ_TIMEOUT = 60.0  # the server sends a comment every 15 s: silence this long is a dead connection
+RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class _Resume(Exception):
+    """The server asked us to reconnect (we fell too far behind): do it now, from the cursor."""
+
+
+@dataclass
+class _EventStream:
+    """Where a chat's event stream stands: its cursor, and what each frame means."""
+
+    chat_id: uuid.UUID | str
+    cursor: int | None
+    failures: int = 0
+
+    def request(self, timeout: httpx.Timeout) -> dict[str, Any]:
+        headers = {"Last-Event-ID": str(self.cursor)} if self.cursor is not None else {}
+        return {"method": "GET", "url": f"/v1/chats/{self.chat_id}/events", "headers": headers,
+                "timeout": httpx.Timeout(timeout.connect, read=EVENTS_READ_TIMEOUT, write=timeout.write,
+                                         pool=timeout.pool)}
+
+    def opened(self, response: httpx.Response) -> None:
+        """Raise for an error answer (its body read); otherwise the connection counts as a success."""
+        _raise_for_problem(response)
+        self.failures = 0
+
+    def frame(self, data: str) -> RealtimeEvent | None:
+        if not data:  # a keep-alive comment, or a frame that only sets the retry delay
+            return None
+        item = json.loads(data)
+        kind = item.get("type")
+        if kind in ("event", "reset"):
+            event = RealtimeEvent.model_validate(item)
+            self.cursor = event.cursor
+            return event
+        if kind == "subscribed" and self.cursor is None:
+            self.cursor = item["cursor"]
+        elif kind == "error":
+            if item.get("code") == "overflow":
+                raise _Resume
+            status = 404 if item.get("code") == "not_found" else 400
+            raise ERRORS.get(status, OhmError)(status, {"title": item.get("code", "error"),
+                                                        "detail": item.get("detail", "")})
+        return None
+
+    def delay(self) -> float:
+        self.failures += 1
+        return RECONNECT_DELAYS[min(self.failures, len(RECONNECT_DELAYS)) - 1]
+
+
 class OhmClient:
     """Synchronous client. ``token`` is a user JWT or a service-role key; none = anon."""
 
@@ -284,6 +347,34 @@ class OhmClient:
 
     def health(self) -> dict[str, Any]:
         return self._send(_Call("GET", "/healthz", dict[str, Any]))
+
+    def events(self, chat_id: uuid.UUID | str, *, since: int | None = None) -> Iterator[RealtimeEvent]:
+        """A chat's events as they commit (Server-Sent Events), for as long as you iterate.
+
+        Starts after ``since`` (default: now). A dropped connection, a restarted server or a
+        stream that fell too far behind is resumed from the last cursor, so nothing is missed
+        or repeated; a ``reset`` item means older events are no longer kept (reload the chat).
+        Ends after ``chat.deleted``; raises NotFoundError if the chat is not yours to watch.
+        """
+        stream = _EventStream(chat_id, since)
+        while True:
+            try:
+                with connect_sse(self._http, **stream.request(self._http.timeout)) as source:
+                    if source.response.is_error:
+                        source.response.read()
+                    stream.opened(source.response)
+                    for sse in source.iter_sse():
+                        event = stream.frame(sse.data)
+                        if event is not None:
+                            yield event
+                            if event.kind == "chat.deleted":
+                                return
+                # the server closed the stream (a restart, say): resume after a pause
+            except _Resume:
+                continue
+            except httpx.TransportError:
+                pass
+            time.sleep(stream.delay())
 
     def create_chat(self, title: str | None = None, project_id: uuid.UUID | None = None, *,
                     phase: ChatPhase | None = None, is_public: bool | None = None,
@@ -498,6 +589,27 @@ class AsyncOhmClient:
 
     async def health(self) -> dict[str, Any]:
         return await self._send(_Call("GET", "/healthz", dict[str, Any]))
+
+    async def events(self, chat_id: uuid.UUID | str, *, since: int | None = None) -> AsyncIterator[RealtimeEvent]:
+        """The same as :meth:`OhmClient.events`, as an async iterator."""
+        stream = _EventStream(chat_id, since)
+        while True:
+            try:
+                async with aconnect_sse(self._http, **stream.request(self._http.timeout)) as source:
+                    if source.response.is_error:
+                        await source.response.aread()
+                    stream.opened(source.response)
+                    async for sse in source.aiter_sse():
+                        event = stream.frame(sse.data)
+                        if event is not None:
+                            yield event
+                            if event.kind == "chat.deleted":
+                                return
+            except _Resume:
+                continue
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(stream.delay())
 
     async def create_chat(self, title: str | None = None, project_id: uuid.UUID | None = None, *,
                           phase: ChatPhase | None = None, is_public: bool | None = None,

@@ -403,6 +403,23 @@ class Lineage(BaseModel):
     forks: list[ForkSummary] = Field(description="Direct forks of this chat that you may read.")
 
 
+# --- realtime -------------------------------------------------------------------------------------
+
+
+class RealtimeEvent(BaseModel):
+    """One item of a chat's event stream (docs/realtime.md)."""
+
+    type: Literal["event", "reset"] = Field(description="reset: events up to `cursor` are no longer kept; "
+                                                        "reload the chat, then continue.")
+    chat_id: uuid.UUID
+    cursor: int = Field(description="The chat's event number: resume after it.")
+    kind: str | None = Field(default=None, description="message.created, artifact.version_created, ...")
+    id: uuid.UUID | None = Field(default=None, description="The message, artifact, chat or attachment.")
+    data: Any = Field(default=None, description="The row as you may see it now (null if it is gone).")
+    created_at: datetime | None = None
+    detail: str | None = None
+
+
 # --- search ---------------------------------------------------------------------------------------
 
 
