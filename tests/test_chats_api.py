@@ -188,6 +188,53 @@ def test_get_chat_includes_current_artifact_versions(alice, app_url, user):
     assert art.change_summary == "Replaced DHT22 with BME280"
 
 
+async def test_the_chat_json_is_byte_for_byte_what_the_models_write(user, app_url, database_url):
+    """GET /v1/chats/{id} writes its messages straight from the rows (get_chat_json); the document must be
+    exactly what ChatDetail would serialise, for every kind of value a message can hold."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from psycopg.rows import dict_row
+
+    from ohm.db.session import Database
+    from ohm.store import chats as chat_store
+    from ohm.store import messages as message_store
+
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:  # as the owner
+        project = conn.execute("insert into projects (user_id, name, budget_amount) values (%s, 'p', 12.5) "
+                               "returning id", (user.id,)).fetchone()["id"]
+        chat = conn.execute("insert into chats (user_id, project_id, title) values (%s, %s, 'ünïcødé ✓') "
+                            "returning id", (user.id, project)).fetchone()["id"]
+        values = [
+            ("user", "plain", None, None, None, None, 0, 0, None, None, {}, None),
+            ("assistant", 'quotes " \\ \n\t and \u0001 and emoji 🔌 and RTL שלום', [1, 2.5, -0.0001, 1e-7, 10**15],
+             "bomGenerator", "openai/o1", "📦", 2500, 1800, None, 1234, {"nested": {"a": [True, None, 3.3]}}, None),
+            ("assistant", "own cost", {"k": "v"}, "coder", "unknown-model", None, 1, 2, Decimal("0.000001"), 0,
+             {"x": 1}, datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)),  # no microseconds
+        ]
+        parent = None
+        for role, content, cj, agent, model, icon, tin, tout, cost, latency, metadata, at in values:
+            parent = conn.execute(
+                """insert into messages (chat_id, user_id, parent_id, role, content, content_json, agent_name,
+                                         agent_model, agent_icon, input_tokens, output_tokens, cost_usd, latency_ms,
+                                         metadata, created_at)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()))
+                   returning id""",
+                (chat, user.id, parent, role, content, Jsonb(cj) if cj is not None else None, agent, model, icon,
+                 tin, tout, cost, latency, Jsonb(metadata), at)).fetchone()["id"]
+        conn.execute("insert into artifacts (chat_id, user_id, type, title) values (%s, %s, 'document', 'notes')",
+                     (chat, user.id))
+    async with Database(app_url) as db:
+        for identity in (user.identity, Identity.service()):
+            typed = await chat_store.get_chat(db, identity, chat)
+            assert len(typed.messages) == 3
+            assert await chat_store.get_chat_json(db, identity, chat) == typed.model_dump_json().encode()
+            for options in ({}, {"whole_tree": True, "limit": 2}, {"after_sequence": 1, "limit": 1}):
+                page = await message_store.list_messages(db, identity, chat, **options)
+                raw = await message_store.list_messages_json(db, identity, chat, **options)
+                assert raw == page.model_dump_json().encode()
+
+
 # --- listing ------------------------------------------------------------------------------------
 
 

@@ -8,8 +8,10 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
+import orjson
 import psycopg
 from psycopg import errors, sql
 
@@ -135,3 +137,15 @@ async def delete_older_than(db: Database, table: str, older_than: timedelta, *, 
         total += deleted
         if deleted < batch:
             return total
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return str(value)  # as pydantic writes a Decimal
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def json_bytes(document: Any) -> bytes:
+    """JSON as the API's models write it (UUIDs and datetimes as pydantic does, UTC as Z, Decimals as
+    strings), for documents built from rows without a model in between."""
+    return orjson.dumps(document, default=_json_default, option=orjson.OPT_UTC_Z)

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Message, MessageCreate, MessageDetail, MessagePage, Usage
-from ohm.store._common import KiB, MiB, check_json_size, check_text_size, database_errors
+from ohm.store._common import KiB, MiB, check_json_size, check_text_size, database_errors, json_bytes
 from ohm.store.errors import Invalid, NotFound
 
 CONTENT_LIMIT = 1 * MiB
@@ -85,18 +85,22 @@ def message_from_row(row: dict[str, Any]) -> Message:
     return Message.model_validate(_message_fields(row))
 
 
-def messages_from_tuples(rows: list[tuple]) -> list[Message]:
-    """Many rows (tuples in MESSAGE_COLUMNS order) in one pydantic call: one trip into its Rust core."""
-    return MESSAGE_LIST.validate_python([
-        {"id": id_, "chat_id": chat_id, "parent_id": parent_id, "sequence_number": seq, "role": role,
-         "content": content, "content_json": content_json,
-         "agent": {"name": agent, "model": model, "icon": icon} if agent else None,
-         "intent": intent,
-         "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost},
-         "latency_ms": latency, "metadata": metadata, "created_at": created}
+def message_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
+    """Rows (tuples in MESSAGE_COLUMNS order) as ``Message``'s fields, in its order: the one place the
+    shape is built, for the models below and for the JSON the API writes straight from it."""
+    return [
+        {"id": id_, "parent_id": parent_id, "sequence_number": seq, "role": role, "content": content,
+         "content_json": content_json, "agent": {"name": agent, "model": model, "icon": icon} if agent else None,
+         "intent": intent, "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost},
+         "latency_ms": latency, "metadata": metadata, "created_at": created, "chat_id": chat_id}
         for (id_, chat_id, parent_id, seq, role, content, content_json, agent, model, icon, intent, tokens_in,
              tokens_out, cost, latency, metadata, created) in rows
-    ])
+    ]
+
+
+def messages_from_tuples(rows: list[tuple]) -> list[Message]:
+    """Many rows (tuples in MESSAGE_COLUMNS order) in one pydantic call: one trip into its Rust core."""
+    return MESSAGE_LIST.validate_python(message_dicts(rows))
 
 
 def _message_fields(row: dict[str, Any]) -> dict[str, Any]:
@@ -171,6 +175,22 @@ async def list_messages(
     limit: int = 100,
 ) -> MessagePage:
     """The active branch (or the branch ending at ``leaf_id``, or the whole tree), oldest first."""
+    rows, more = await _page_rows(db, identity, chat_id, leaf_id, whole_tree, after_sequence, limit)
+    items = messages_from_tuples(rows)
+    return MessagePage(items=items, next_after_sequence=items[-1].sequence_number if more else None)
+
+
+async def list_messages_json(db: Database, identity: Identity, chat_id: uuid.UUID, *,
+                             leaf_id: uuid.UUID | None = None, whole_tree: bool = False, after_sequence: int = 0,
+                             limit: int = 100) -> bytes:
+    """``list_messages`` as the JSON of a MessagePage, written straight from the rows."""
+    rows, more = await _page_rows(db, identity, chat_id, leaf_id, whole_tree, after_sequence, limit)
+    items = message_dicts(rows)
+    return json_bytes({"items": items, "next_after_sequence": items[-1]["sequence_number"] if more else None})
+
+
+async def _page_rows(db: Database, identity: Identity, chat_id: uuid.UUID, leaf_id: uuid.UUID | None,
+                     whole_tree: bool, after_sequence: int, limit: int) -> tuple[list[tuple], bool]:
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
     if after_sequence < 0:
@@ -202,9 +222,7 @@ async def list_messages(
         if leaf_id is not None and await leaf_cur.fetchone() is None:
             raise Invalid("leaf_id is not a message of this chat")
         rows = await rows_cur.fetchall()
-    items = messages_from_tuples(rows[:limit])
-    more = len(rows) > limit
-    return MessagePage(items=items, next_after_sequence=items[-1].sequence_number if more else None)
+    return rows[:limit], len(rows) > limit
 
 
 async def get_message(db: Database, identity: Identity, message_id: uuid.UUID) -> MessageDetail:

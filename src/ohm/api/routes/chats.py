@@ -56,7 +56,7 @@ async def list_chats(
 @router.get("/chats/{chat_id}", response_model=ChatDetail, responses=NOT_FOUND)
 async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:
     """The chat with its active branch, its artifacts (current versions) and its project."""
-    return json_response(await chat_store.get_chat(db, identity, chat_id))
+    return Response(await chat_store.get_chat_json(db, identity, chat_id), media_type="application/json")
 
 
 @router.patch("/chats/{chat_id}", response_model=Chat, responses=NOT_FOUND)
@@ -96,9 +96,9 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=message_store.MAX_PAGE)] = 100,
 ) -> Response:
     """Messages in order: the active branch by default."""
-    return json_response(await message_store.list_messages(db, identity, chat_id, leaf_id=leaf_id,
-                                                           whole_tree=all, after_sequence=after_sequence,
-                                                           limit=limit))
+    return Response(await message_store.list_messages_json(db, identity, chat_id, leaf_id=leaf_id, whole_tree=all,
+                                                           after_sequence=after_sequence, limit=limit),
+                    media_type="application/json")
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail, tags=["chats"],
