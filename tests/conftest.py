@@ -11,9 +11,14 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -109,8 +114,7 @@ class User:
         return issue_token(JWT_SECRET, user_id=self.id, email=self.email, **kwargs)
 
 
-@pytest.fixture(scope="session")
-def make_user(app_url: str) -> Callable[..., User]:
+def server_user_maker(app_url: str) -> Callable[..., User]:
     def make(name: str = "user") -> User:
         email = f"{name}-{secrets.token_hex(4)}@example.com"
         with acting(app_url, Identity.service()) as conn:
@@ -121,6 +125,11 @@ def make_user(app_url: str) -> Callable[..., User]:
         return User(row["id"], email)
 
     return make
+
+
+@pytest.fixture(scope="session")
+def make_user(app_url: str) -> Callable[..., User]:
+    return server_user_maker(app_url)
 
 
 @pytest.fixture
@@ -193,3 +202,126 @@ def auth(user: User) -> dict[str, str]:
 @pytest.fixture(scope="session")
 def service_token() -> str:
     return issue_token(JWT_SECRET, role="service_role")
+
+
+# --- a database built from Supabase's own SQL ----------------------------------------------------------------
+
+def find_supabase_script() -> Path | None:
+    """``start-supabase-pg`` (it builds a PostgreSQL 15 cluster from Supabase's own SQL, with ``postgres``
+    demoted as on a hosted project): ``OHM_SUPABASE_PG_SCRIPT``, else ``shared/supabase/`` beside this
+    repository, or beside the repository it was cloned from."""
+    configured = os.environ.get("OHM_SUPABASE_PG_SCRIPT")
+    if configured:
+        return Path(configured)
+    top = Path(__file__).resolve().parents[1]
+    candidates = [top]
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
+        origin = subprocess.run(["git", "-C", str(top), "config", "--get", "remote.origin.url"],
+                                capture_output=True, text=True, timeout=10).stdout.strip()
+        origin = origin.removeprefix("file://")
+        if origin and "://" not in origin and ":" not in origin.split("/")[0]:  # a path, not a remote host
+            candidates.append((top / origin).resolve())
+    for base in candidates:
+        script = base.parent / "shared" / "supabase" / "start-supabase-pg"
+        if script.is_file():
+            return script
+    return None
+
+
+def pg15_binaries() -> bool:
+    return any(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or bool(os.environ.get("PG_BIN"))
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class SupabaseCluster:
+    port: int
+    directory: Path
+
+    def url(self, dbname: str = "postgres", user: str = "postgres") -> str:
+        return f"postgresql://{user}@127.0.0.1:{self.port}/{dbname}"
+
+    def fresh_database(self) -> str:
+        """A new database copied from the pristine Supabase one; the ``postgres`` role's URL to it."""
+        name = f"ohm_sb_{secrets.token_hex(5)}"
+        with psycopg.connect(self.url(user="supabase_admin"), autocommit=True) as conn:
+            conn.execute(sql.SQL("create database {} template postgres owner postgres").format(sql.Identifier(name)))
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def supabase() -> Iterator[SupabaseCluster]:
+    """A throwaway PostgreSQL 15 cluster laid out as a Supabase project's database (skips, saying why, when
+    the script or the server binaries are missing)."""
+    script = find_supabase_script()
+    if script is None:
+        pytest.skip("Supabase tests need start-supabase-pg (set OHM_SUPABASE_PG_SCRIPT): not found")
+    if not pg15_binaries():
+        pytest.skip("Supabase tests need the PostgreSQL 15 server binaries (/usr/lib/postgresql/15/bin): not found")
+    directory = Path(tempfile.mkdtemp(prefix="ohm-supabase-"))
+    port = free_port()
+    try:
+        result = subprocess.run([str(script), str(directory), str(port)], capture_output=True, text=True,
+                                timeout=300)
+        if result.returncode != 0:
+            raise RuntimeError(f"start-supabase-pg failed: {result.stderr.strip()}")
+        yield SupabaseCluster(port, directory)
+    finally:
+        subprocess.run([str(script), "--stop", str(directory)], capture_output=True, timeout=120)
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def supabase_url(supabase: SupabaseCluster) -> str:
+    """A Supabase database with OHM installed by `ohm migrate` as Supabase's own (non-superuser) postgres."""
+    url = supabase.fresh_database()
+    migrate(url)
+    return url
+
+
+# --- where the API roles connect: OHM's server role, or Supabase's PostgREST role ---------------------------------
+
+@dataclass
+class ApiTarget:
+    """A database as the API roles reach it: ``url`` logs in as the role that switches into anon /
+    authenticated / service_role per transaction (OHM's ``ohm_authenticator``, or Supabase's PostgREST
+    ``authenticator``), exactly as each server does it."""
+
+    name: str
+    url: str
+    owner_url: str
+    make_user: Callable[..., User]
+
+
+def supabase_user_maker(owner_url: str) -> Callable[..., User]:
+    """Users signed up the way Supabase Auth does it: rows inserted into auth.users by supabase_auth_admin."""
+    auth_url = make_conninfo(**{**conninfo_to_dict(owner_url), "user": "supabase_auth_admin"})
+
+    def make(name: str = "user") -> User:
+        email = f"{name}-{secrets.token_hex(4)}@example.com"
+        with psycopg.connect(auth_url, autocommit=True) as conn:
+            user_id = conn.execute(
+                """insert into auth.users (instance_id, id, aud, role, email, raw_user_meta_data, created_at,
+                                           updated_at)
+                   values ('00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated',
+                           'authenticated', %s, %s, now(), now()) returning id""",
+                (email, Jsonb({"full_name": name}))).fetchone()[0]
+        return User(user_id, email)
+
+    return make
+
+
+@pytest.fixture(scope="module", params=["server", "supabase"])
+def api_target(request: pytest.FixtureRequest) -> ApiTarget:
+    if request.param == "server":
+        owner = request.getfixturevalue("database_url")
+        url = derive_app_url(owner, APP_PASSWORD)
+        return ApiTarget("server", url, owner, server_user_maker(url))
+    owner = request.getfixturevalue("supabase_url")
+    return ApiTarget("supabase", make_conninfo(**{**conninfo_to_dict(owner), "user": "authenticator"}), owner,
+                     supabase_user_maker(owner))

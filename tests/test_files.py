@@ -279,6 +279,9 @@ def test_gc_removes_blobs_left_by_a_crash_and_keeps_referenced_and_young_ones(ap
     orphan_key = content_key(hashlib.sha256(orphan).hexdigest())
     import io
     asyncio.run(blobs.put(orphan_key, io.BytesIO(orphan)))
+    # In a bucket shared with supabase-js uploads, a user's own file is not OHM's to collect.
+    foreign_key = f"{user.id}/circuit.png"
+    asyncio.run(blobs.put(foreign_key, io.BytesIO(png(seed=9))))
 
     async def collect(grace: timedelta, dry_run: bool = False):
         async with Database(api.app.state.target.app_url, min_size=1, max_size=1) as db:
@@ -294,6 +297,7 @@ def test_gc_removes_blobs_left_by_a_crash_and_keeps_referenced_and_young_ones(ap
     assert asyncio.run(blobs.exists(content_key(kept["sha256"])))
     assert api.get(kept["content_url"], headers=auth(user)).content == png(seed=6)
     assert content_key(kept["sha256"]) not in done.missing
+    assert foreign_key not in done.removed and asyncio.run(blobs.exists(foreign_key))
 
 
 def test_gc_command(api, user, settings, database_url, monkeypatch):

@@ -1,4 +1,4 @@
-"""Row-level security across all fifteen tables, enforced by the database.
+"""Row-level security across every table a front end touches, enforced by the database.
 
 Three users each own a complete set of rows (one row or more in every table):
 alice and bob privately, carol through a public chat.  Acting as bob, nothing
@@ -6,6 +6,10 @@ of alice's can be read, changed, deleted or attached to; acting as anon only
 carol's public chat and what hangs off it is visible, and nothing is
 writable.  Every check ends by comparing alice's rows with a checksum taken
 before.
+
+Each check runs twice: through OHM's server role (ohm_authenticator) on the
+test database, and through Supabase's PostgREST role (authenticator) on a
+database built from Supabase's own SQL, exactly as supabase-js reaches it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ OWNER_COLUMN = {
     "artifacts": "user_id", "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id",
     "code_files": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
     "attachments": "user_id", "shared_chats": "user_id", "chat_forks": "forked_by", "activity_log": "user_id",
+    "realtime_events": "user_id", "check_runs": "user_id",
 }
 TABLES = sorted(OWNER_COLUMN)
 
@@ -37,11 +42,11 @@ UPDATE = {
     "connections": ("from_pin", "'hacked'"), "code_files": ("filename", "'hacked'"),
     "circuit_verifications": ("model", "'hacked'"), "datasheet_analyses": ("part_number", "'hacked'"),
     "attachments": ("filename", "'hacked'"), "shared_chats": ("expires_at", "now() + interval '1 day'"),
-    "chat_forks": None, "activity_log": None,
+    "chat_forks": None, "activity_log": None, "realtime_events": None, "check_runs": None,
 }
 
 # Tables anon may select from (rows of public chats only).
-ANON_READABLE = {"chats", "messages", "artifacts", "artifact_versions", "attachments"}
+ANON_READABLE = {"chats", "messages", "artifacts", "artifact_versions", "attachments", "realtime_events"}
 
 
 def build_world(conn: psycopg.Connection, user_id: uuid.UUID, *, public: bool) -> dict[str, uuid.UUID]:
@@ -100,13 +105,16 @@ def build_world(conn: psycopg.Connection, user_id: uuid.UUID, *, public: bool) -
     conn.execute(
         "insert into activity_log (user_id, action, entity_type, entity_id) values (%s, 'chat.created', 'chat', %s)",
         (user_id, ids["chat"]))
+    ids["check_run"] = one(
+        "insert into check_runs (user_id, project_id, bom_version_id, rules_version) values (%s, %s, %s, 1) "
+        "returning id", user_id, ids["project"], ids["version"])
     return ids
 
 
 @pytest.fixture(scope="module")
-def worlds(make_user, app_url):
-    users = {name: make_user(name) for name in ("alice", "bob", "carol")}
-    with acting(app_url, Identity.service()) as conn:
+def worlds(api_target):
+    users = {name: api_target.make_user(name) for name in ("alice", "bob", "carol")}
+    with acting(api_target.url, Identity.service()) as conn:
         built = {
             "alice": build_world(conn, users["alice"].id, public=False),
             "bob": build_world(conn, users["bob"].id, public=False),
@@ -131,26 +139,26 @@ def count_as(app_url: str, identity: Identity, table: str, owner: uuid.UUID) -> 
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_each_user_sees_their_own_rows(worlds, app_url, table):
+def test_each_user_sees_their_own_rows(worlds, api_target, table):
     users, _ = worlds
-    assert count_as(app_url, users["alice"].identity, table, users["alice"].id) >= 1
+    assert count_as(api_target.url, users["alice"].identity, table, users["alice"].id) >= 1
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_another_user_cannot_read_my_rows(worlds, app_url, table):
+def test_another_user_cannot_read_my_rows(worlds, api_target, table):
     users, _ = worlds
-    assert count_as(app_url, users["bob"].identity, table, users["alice"].id) == 0
+    assert count_as(api_target.url, users["bob"].identity, table, users["alice"].id) == 0
     # Not even by guessing ids, without a filter on the owner.
-    with acting(app_url, users["bob"].identity) as conn:
+    with acting(api_target.url, users["bob"].identity) as conn:
         owners = {r["o"] for r in conn.execute(f"select {OWNER_COLUMN[table]} as o from {table}")}
     assert users["alice"].id not in owners
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_another_user_cannot_change_or_delete_my_rows(worlds, app_url, table):
+def test_another_user_cannot_change_or_delete_my_rows(worlds, api_target, table):
     users, _ = worlds
     alice, bob = users["alice"], users["bob"]
-    before = checksum(app_url, table, alice.id)
+    before = checksum(api_target.url, table, alice.id)
     owner_column = OWNER_COLUMN[table]
     statements = [f"delete from {table} where {owner_column} = %s"]
     if UPDATE[table]:
@@ -160,11 +168,11 @@ def test_another_user_cannot_change_or_delete_my_rows(worlds, app_url, table):
         statements.append(f"update {table} set {owner_column} = {owner_column} where {owner_column} = %s")
     for statement in statements:
         try:
-            with acting(app_url, bob.identity) as conn:
+            with acting(api_target.url, bob.identity) as conn:
                 assert conn.execute(statement, (alice.id,)).rowcount == 0
         except psycopg.errors.InsufficientPrivilege:
             pass  # no privilege at all is as good as no rows
-    assert checksum(app_url, table, alice.id) == before
+    assert checksum(api_target.url, table, alice.id) == before
 
 
 def hostile_inserts(a: dict, b_user: uuid.UUID) -> dict[str, list[tuple[str, tuple]]]:
@@ -216,41 +224,48 @@ def hostile_inserts(a: dict, b_user: uuid.UUID) -> dict[str, list[tuple[str, tup
             ("insert into chat_forks (fork_chat_id, forked_by) values (%s, %s)", (a["fork_chat"], B))],
         "activity_log": [("insert into activity_log (user_id, action, entity_type) values (%s, 'x.y', 'chat')",
                           (A,))],
+        "realtime_events": [("insert into realtime_events (chat_id, user_id, event_seq, kind, entity_id) "
+                             "values (%s, %s, 1000, 'chat.updated', %s)", (a["chat"], A, a["chat"]))],
+        "check_runs": [("insert into check_runs (user_id, project_id, rules_version) values (%s, %s, 1)",
+                        (B, a["project"])),
+                       ("insert into check_runs (user_id, project_id, rules_version) values (%s, %s, 1)",
+                        (A, a["project"]))],
     }
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_another_user_cannot_write_rows_into_my_data(worlds, app_url, table):
+def test_another_user_cannot_write_rows_into_my_data(worlds, api_target, table):
     users, built = worlds
     alice, bob = users["alice"], users["bob"]
-    before = checksum(app_url, table, alice.id)
+    before = checksum(api_target.url, table, alice.id)
     attempts = hostile_inserts(built["alice"], bob.id)[table]
     assert attempts
     for statement, params in attempts:
         with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ForeignKeyViolation)):
-            with acting(app_url, bob.identity) as conn:
+            with acting(api_target.url, bob.identity) as conn:
                 conn.execute(statement, params)
-    assert checksum(app_url, table, alice.id) == before
+    assert checksum(api_target.url, table, alice.id) == before
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_anon_sees_only_public_chats_and_what_hangs_off_them(worlds, app_url, table):
+def test_anon_sees_only_public_chats_and_what_hangs_off_them(worlds, api_target, table):
     users, built = worlds
     carol = built["carol"]
     if table not in ANON_READABLE:
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            with acting(app_url, Identity.anon()) as conn:
+            with acting(api_target.url, Identity.anon()) as conn:
                 conn.execute(f"select * from {table}")
         return
-    with acting(app_url, Identity.anon()) as conn:
+    with acting(api_target.url, Identity.anon()) as conn:
         rows = conn.execute(f"select * from {table}").fetchall()
         public_chats = {r["id"] for r in conn.execute("select id from chats")}
-    with acting(app_url, Identity.service()) as conn:
+    with acting(api_target.url, Identity.service()) as conn:
         truly_public = {r["id"] for r in conn.execute("select id from chats where is_public")}
         artifact_chat = {r["id"]: r["chat_id"] for r in conn.execute("select id, chat_id from artifacts")}
     chat_of = {
         "chats": lambda r: r["id"], "messages": lambda r: r["chat_id"], "attachments": lambda r: r["chat_id"],
         "artifacts": lambda r: r["chat_id"], "artifact_versions": lambda r: artifact_chat[r["artifact_id"]],
+        "realtime_events": lambda r: r["chat_id"],
     }[table]
     assert rows, "carol's public rows are visible"
     assert public_chats == truly_public
@@ -261,24 +276,24 @@ def test_anon_sees_only_public_chats_and_what_hangs_off_them(worlds, app_url, ta
 
 
 @pytest.mark.parametrize("table", TABLES)
-def test_anon_can_write_nothing(worlds, app_url, table):
+def test_anon_can_write_nothing(worlds, api_target, table):
     users, built = worlds
     carol = users["carol"]
-    before = checksum(app_url, table, carol.id)
+    before = checksum(api_target.url, table, carol.id)
     owner_column = OWNER_COLUMN[table]
     for statement in (f"delete from {table} where {owner_column} = %s",
                       f"update {table} set {owner_column} = {owner_column} where {owner_column} = %s",
                       f"insert into {table} ({owner_column}) values (%s)"):
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
-            with acting(app_url, Identity.anon()) as conn:
+            with acting(api_target.url, Identity.anon()) as conn:
                 conn.execute(statement, (carol.id,))
-    assert checksum(app_url, table, carol.id) == before
+    assert checksum(api_target.url, table, carol.id) == before
 
 
-def test_public_chats_are_readable_by_other_users_but_writable_only_by_the_owner(worlds, app_url):
+def test_public_chats_are_readable_by_other_users_but_writable_only_by_the_owner(worlds, api_target):
     users, built = worlds
     bob, carol = users["bob"], built["carol"]
-    with acting(app_url, bob.identity) as conn:
+    with acting(api_target.url, bob.identity) as conn:
         assert conn.execute("select count(*) as n from messages where chat_id = %s",
                             (carol["chat"],)).fetchone()["n"] == 2
         assert conn.execute("select count(*) as n from artifact_versions where artifact_id = %s",
@@ -290,6 +305,6 @@ def test_public_chats_are_readable_by_other_users_but_writable_only_by_the_owner
         assert conn.execute("select count(*) as n from projects where id = %s",
                             (carol["project"],)).fetchone()["n"] == 0
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
-        with acting(app_url, bob.identity) as conn:
+        with acting(api_target.url, bob.identity) as conn:
             conn.execute("insert into messages (chat_id, user_id, role) values (%s, %s, 'user')",
                          (carol["chat"], bob.id))

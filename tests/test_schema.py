@@ -222,6 +222,27 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
     assert callable_by["anon"] == sorted(["chat_lineage", *shares, *search])
     normalise = ["current_bom_version", "text_array", "volts"]
     prices = ["message_cost", "model_price", "price_model_id"]
+    forks = ["fork_owner", "message_copy", "new_share_token", "write_fork"]  # what the rpc functions use
     assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search, *normalise,
-                                                   *prices])
+                                                   *prices, *forks])
     assert "append_message" in callable_by["ohm_authenticator"]
+
+
+def test_public_functions_are_exactly_the_documented_rpc_calls(conn):
+    """PostgREST exposes every function of `public` its caller may execute: only the rpc functions of
+    docs/supabase.md are there, each for exactly its callers (Supabase's default privileges would give
+    anon and authenticated every new function)."""
+    callable_by = {}
+    for role in ("public", "anon", "authenticated", "service_role"):
+        callable_by[role] = sorted(r[0] for r in conn.execute(
+            """select p.proname from pg_proc p
+                where p.pronamespace = 'public'::regnamespace and p.prokind = 'f'
+                  and p.prorettype <> 'trigger'::regtype and has_function_privilege(%s, p.oid, 'execute')
+                  and not exists (select from pg_depend d where d.objid = p.oid and d.deptype = 'e')""",
+            (role,)))
+    anyone = ["read_share", "search_all"]
+    users = ["fork_chat", "fork_share", "restore_artifact_version", "share_chat", "usage_summary"]
+    assert callable_by["public"] == []
+    assert callable_by["anon"] == anyone
+    assert callable_by["authenticated"] == sorted(anyone + users)
+    assert callable_by["service_role"] == sorted(anyone + users)

@@ -90,19 +90,24 @@ def test_model_ids_match_with_or_without_provider_and_date(http, user, model, ex
     assert "warnings" not in message
 
 
-def test_unknown_models_get_a_null_cost_and_a_warning_and_sent_costs_win(http, user):
+def test_unknown_models_get_a_null_cost_and_a_warning_and_sent_costs_count_only_without_a_price(http, user):
     chat = new_chat(http, user)
     unknown = post(http, user, chat, agent={"name": "x", "model": "acme/unheard-of-9"},
                    usage={"input_tokens": 100, "output_tokens": 100})
     assert unknown["usage"]["cost_usd"] is None
     assert "no price is known for model 'acme/unheard-of-9'" in unknown["warnings"][0]
-    sent = post(http, user, chat, agent={"name": "x", "model": "openai/o1"},
+    # A model with a price: the database's cost, whatever the writer sends (o1: $15 / $60 per Mtok).
+    priced = post(http, user, chat, agent={"name": "x", "model": "openai/o1"},
+                  usage={"input_tokens": 2500, "output_tokens": 1800, "cost_usd": "0.5"})
+    assert priced["usage"]["cost_usd"] == "0.145500" and "warnings" not in priced
+    # A model without one: the sent cost is all there is.
+    sent = post(http, user, chat, agent={"name": "x", "model": "acme/unheard-of-9"},
                 usage={"input_tokens": 2500, "output_tokens": 1800, "cost_usd": "0.5"})
     assert sent["usage"]["cost_usd"] == "0.500000" and "warnings" not in sent
     no_model = post(http, user, chat, agent={"name": "x"}, usage={"input_tokens": 5})
     assert no_model["usage"]["cost_usd"] is None and "warnings" not in no_model
     chat_row = ok(http.get(f"/v1/chats/{chat}", headers=auth(user)))
-    assert Decimal(chat_row["total_cost_usd"]) == Decimal("0.5")
+    assert Decimal(chat_row["total_cost_usd"]) == Decimal("0.6455")
 
 
 def test_counters_stay_exact_under_concurrency_and_deletes(http, user, app_url, live_server):
@@ -360,7 +365,7 @@ def test_usage_page_token_cookie_and_chart(http, user, app_url, live_server):
     now = dt.datetime.now(dt.UTC)
     for days, agent, cost in ((0, "bomGenerator", "0.40"), (0, "wiringExpert", "0.10"), (2, "bomGenerator", "0.25")):
         insert_message(app_url, user.id, chat, now - dt.timedelta(days=days), agent_name=agent,
-                       agent_model="o1", input_tokens=10, output_tokens=10, cost_usd=Decimal(cost))
+                       agent_model="acme/local-llm", input_tokens=10, output_tokens=10, cost_usd=Decimal(cost))
     anonymous = http.get("/usage")
     assert anonymous.status_code == 401 and "needs a token" in anonymous.text
     redirect = http.get("/usage", params={"token": user.token(), "days": 7}, follow_redirects=False)
@@ -385,7 +390,7 @@ def test_usage_page_in_a_real_browser(http, user, app_url, live_server):
     for days in range(6):
         for agent, cost in (("bomGenerator", "0.12"), ("codeGenerator", "0.05")):
             insert_message(app_url, user.id, chat, now - dt.timedelta(days=days), agent_name=agent,
-                           agent_model="o1", input_tokens=1000, output_tokens=200, cost_usd=Decimal(cost),
+                           agent_model="acme/local-llm", input_tokens=1000, output_tokens=200, cost_usd=Decimal(cost),
                            latency_ms=3000)
     url = f"{live_server}/usage?days=14&token={user.token()}"
     dom = headless(url, "--dump-dom")

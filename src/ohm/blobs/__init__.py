@@ -7,6 +7,7 @@ stored once, and a blob appears under its final key only when it is complete
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -15,8 +16,17 @@ from urllib.parse import urlparse
 CHUNK = 1024 * 1024
 
 
+CONTENT_KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{2})/\1\2[0-9a-f]{60}")
+
+
 def content_key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+
+def is_content_key(key: str) -> bool:
+    """A key OHM wrote: anything else in a shared bucket (a supabase-js upload under a user's folder) is not
+    OHM's to collect."""
+    return CONTENT_KEY.fullmatch(key) is not None
 
 
 class BlobStore(Protocol):

@@ -17,17 +17,27 @@ from psycopg import errors, sql
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.store.errors import Invalid, NotFound, TooLarge
+from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge
 
 MiB = 1024 * 1024
 KiB = 1024
+
+
+# SQLSTATEs PostgREST turns into HTTP statuses (PTxyz = status xyz), raised by the functions in `public`
+# (migration 0026) with a message meant for the caller.
+RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT422": Invalid, "PT413": TooLarge}
 
 
 @contextlib.contextmanager
 def database_errors(not_found: str = "not found") -> Iterator[None]:
     """Turn what PostgreSQL refuses into domain errors (the transaction is rolled back by the caller)."""
     try:
-        yield
+        try:
+            yield
+        except psycopg.Error as exc:
+            if exc.sqlstate in RAISED:
+                raise RAISED[exc.sqlstate](exc.diag.message_primary or not_found) from None
+            raise
     except errors.InsufficientPrivilege:
         # A write RLS or a column privilege refused: to the caller the row is not theirs.
         raise NotFound(not_found) from None

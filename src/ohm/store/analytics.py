@@ -18,16 +18,7 @@ from ohm.models import ActivityEntry, ActivityPage, ModelPrice, UsageReport, Usa
 from ohm.store._common import database_errors, decode_cursor, delete_older_than, encode_cursor
 from ohm.store.errors import Invalid, NotFound
 
-GROUPS = {
-    "agent": ("m.agent_name", "null::text"),
-    "model": ("ohm.price_model_id(m.agent_model)", "null::text"),
-    "intent": ("m.intent::text", "null::text"),
-    "role": ("m.role::text", "null::text"),
-    "day": ("to_char(m.created_at at time zone 'UTC', 'YYYY-MM-DD')", "null::text"),
-    "chat": ("m.chat_id::text", "max(c.title)"),
-    "project": ("c.project_id::text", "max(p.name)"),
-}
-ORDER = {"day": "key", "chat": "cost_usd desc, messages desc, key", "project": "cost_usd desc, messages desc, key"}
+GROUPS = ("agent", "model", "intent", "role", "day", "chat", "project")
 MAX_ACTIVITY_PAGE = 200
 
 
@@ -50,38 +41,21 @@ async def usage(db: Database, identity: Identity, group_by: str = "agent", *, st
         raise Invalid(f"group_by must be one of {', '.join(GROUPS)}")
     if start is not None and end is not None and end <= start:
         raise Invalid("to must be after from")
-    owner = _scope(identity, user_id)
-    key, label = GROUPS[group_by]
-    where, params = ["true"], []
-    for clause, value in (("m.user_id = %s", owner), ("m.created_at >= %s", start), ("m.created_at < %s", end),
-                          ("m.chat_id = %s", chat_id), ("c.project_id = %s", project_id),
-                          ("m.role = %s::public.message_role", role)):
-        if value is not None:
-            where.append(clause)
-            params.append(value)
-    select = """count(*) as messages, coalesce(sum(m.input_tokens), 0)::bigint as input_tokens,
-                coalesce(sum(m.output_tokens), 0)::bigint as output_tokens,
-                coalesce(sum(m.cost_usd), 0) as cost_usd,
-                coalesce(avg(m.input_tokens), 0)::float8 as avg_input_tokens,
-                coalesce(avg(m.output_tokens), 0)::float8 as avg_output_tokens,
-                avg(m.latency_ms)::float8 as avg_latency_ms,
-                count(*) filter (where m.agent_model is not null and m.cost_usd is null) as unpriced"""
-    source = f"""from public.messages m
-                 join public.chats c on c.id = m.chat_id
-                 left join public.projects p on p.id = c.project_id
-                where {' and '.join(where)}"""
+    _scope(identity, user_id)
     async with db.acting_as(identity) as conn:
-        cur = await conn.execute(
-            f"""select {key} as key, {label} as label, {select} {source}
-                 group by 1 order by {ORDER.get(group_by, 'messages desc, cost_usd desc, key')} limit 1000""",
-            params)
-        rows = await cur.fetchall()
-        cur = await conn.execute(f"select null::text as key, null::text as label, {select} {source}", params)
-        totals = await cur.fetchone()
-    return UsageReport(group_by=group_by, from_=start, to=end, items=[_row(r) for r in rows], totals=_row(totals))
+        with database_errors():
+            # The same function supabase.rpc('usage_summary') calls (migration 0026); the last row is the totals.
+            cur = await conn.execute(
+                "select * from public.usage_summary(%s, %s, %s, %s, %s, %s, %s)",
+                (group_by, start, end, chat_id, project_id, role,
+                 user_id if identity.role == "service_role" else None))
+            rows = await cur.fetchall()
+    *items, totals = rows
+    return UsageReport(group_by=group_by, from_=start, to=end, items=[_row(r) for r in items], totals=_row(totals))
 
 
 def _row(row: dict[str, Any]) -> UsageRow:
+    row = {k: v for k, v in row.items() if k != "is_total"}
     return UsageRow(**{**row, "cost_usd": Decimal(row["cost_usd"]).quantize(Decimal("0.000001")),
                        "avg_latency_ms": round(row["avg_latency_ms"], 1) if row["avg_latency_ms"] is not None
                        else None, "avg_input_tokens": round(row["avg_input_tokens"], 1),

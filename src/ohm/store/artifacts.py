@@ -151,21 +151,19 @@ async def add_version(db: Database, identity: Identity, artifact_id: uuid.UUID,
 
 
 async def restore_version(db: Database, identity: Identity, artifact_id: uuid.UUID, version: int) -> Artifact:
-    """A new version with version ``version``'s content, on top of the current one. History stays."""
+    """A new version with version ``version``'s content, on top of the current one; history stays.
+    Written by ``public.restore_artifact_version``, which supabase.rpc() calls too."""
     async with db.acting_as(identity) as conn:
-        artifact = await _lock(conn, artifact_id)
-        cur = await conn.execute(
-            "select content_text, content_json from public.artifact_versions where artifact_id = %s "
-            "and version_number = %s", (artifact_id, version))
-        old = await cur.fetchone()
-        if old is None:
-            raise NotFound(f"version {version} not found")
-        if version == artifact["current_version"]:
-            raise Conflict(f"v{version} is already the current version", current_version=version)
-        # The activity log records this version as a restore of v{version}.
-        await conn.execute("select set_config('ohm.restored_from', %s, true)", (str(version),))
-        await _insert_version(conn, identity, artifact, artifact["current_id"], old["content_text"],
-                              old["content_json"], f"Restored v{version}", None, None)
+        try:
+            with database_errors(NOT_FOUND):
+                cur = await conn.execute(
+                    "select a.id, a.user_id, a.chat_id, a.project_id, a.type::text as type, a.current_version "
+                    "from public.restore_artifact_version(%s, %s) a", (artifact_id, version))
+                artifact = await cur.fetchone()
+        except Conflict as exc:
+            raise Conflict(exc.detail, current_version=version) from None
+        if artifact["type"] in hardware.KINDS:
+            await hardware.recheck_after_write(conn, artifact["project_id"])
         return await _load(conn, artifact_id)
 
 

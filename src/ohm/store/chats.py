@@ -181,8 +181,6 @@ async def update_chat(db: Database, identity: Identity, chat_id: uuid.UUID, data
     async with db.acting_as(identity) as conn:
         if not changes:
             return await _fetch_chat_for_update(conn, chat_id)
-        # The leaf must be a message of this chat: check it now, not at commit.
-        await conn.execute("set constraints public.chats_current_leaf_fk immediate")
         assignments = ", ".join(
             f"{name} = %s::public.chat_phase" if name == "phase" else f"{name} = %s" for name in changes
         )

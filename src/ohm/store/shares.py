@@ -9,19 +9,17 @@ share and chat tables stay closed to everyone else.
 from __future__ import annotations
 
 import re
-import secrets
 import uuid
 from typing import Any
 
-from psycopg import AsyncConnection, errors
+from psycopg import AsyncConnection
 
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Share, ShareCreate, SharedAttachment, ShareSnapshot
 from ohm.store._common import database_errors
-from ohm.store.errors import Invalid, NotFound
+from ohm.store.errors import NotFound
 
-TOKEN_BYTES = 24  # 192 bits from the OS CSPRNG, 32 URL-safe characters
 NOT_FOUND = "share not found"
 SHARE_LINK_TTL = 3600
 
@@ -32,10 +30,6 @@ SHARE_COLUMNS = """
 
 
 TOKEN_SHAPE = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-def new_token() -> str:
-    return secrets.token_urlsafe(TOKEN_BYTES)
 
 
 def check_token(token: str) -> None:
@@ -49,38 +43,13 @@ def share_from_row(row: dict[str, Any]) -> Share:
 
 
 async def create_share(db: Database, identity: Identity, chat_id: uuid.UUID, data: ShareCreate) -> Share:
-    """Freeze what the chat shows now (or up to ``up_to_message_id``) behind a new token."""
+    """Freeze what the chat shows now (or up to ``up_to_message_id``) behind a new token (``public.share_chat``)."""
     async with db.acting_as(identity) as conn:
         with database_errors("chat not found"):
-            try:
-                # FOR KEY SHARE applies the chat's UPDATE policy: only its owner may share it.
-                cur = await conn.execute(
-                    f"""with chat as (
-                          select c.id, c.user_id, c.current_leaf_id from public.chats c
-                           where c.id = %(chat)s for key share
-                        )
-                        insert into public.shared_chats as s
-                          (chat_id, user_id, share_token, up_to_message_id, expires_at, artifact_versions)
-                        select chat.id, chat.user_id, %(token)s,
-                               coalesce(%(up_to)s::uuid, chat.current_leaf_id,
-                                        (select m.id from public.messages m where m.chat_id = chat.id
-                                          order by m.sequence_number desc limit 1)),
-                               %(expires)s,
-                               (select coalesce(jsonb_object_agg(a.id, a.current_version), '{{}}'::jsonb)
-                                  from public.artifacts a
-                                 where a.chat_id = chat.id and a.current_version is not null)
-                          from chat
-                        returning {SHARE_COLUMNS}""",
-                    {"chat": chat_id, "token": new_token(), "up_to": data.up_to_message_id,
-                     "expires": data.expires_at},
-                )
-                row = await cur.fetchone()
-            except errors.ForeignKeyViolation:
-                raise Invalid("up_to_message_id is not a message of this chat") from None
-            except errors.CheckViolation:
-                raise Invalid("expires_at must be in the future") from None
-    if row is None:
-        raise NotFound("chat not found")
+            cur = await conn.execute(
+                f"select {SHARE_COLUMNS} from public.share_chat(%s, %s, %s) s",
+                (chat_id, data.up_to_message_id, data.expires_at))
+            row = await cur.fetchone()
     return share_from_row(row)
 
 

@@ -56,4 +56,8 @@ $roles$;
 -- own routes.
 revoke all on schema ohm from public;
 grant usage on schema ohm to ohm_definer;
+-- ALTER FUNCTION ... OWNER TO ohm_definer needs the new owner to hold CREATE
+-- on the function's schema.  A superuser skips that check; Supabase's
+-- `postgres`, which is not one, does not.
+grant create on schema ohm to ohm_definer;
 grant usage on schema public to anon, authenticated, service_role, ohm_definer;
