@@ -73,19 +73,19 @@ def test_identity_claims_seen_by_the_database():
         Identity("postgres")  # type: ignore[arg-type]
 
 
-def test_token_cache_answers_like_verify_and_honours_expiry():
+async def test_token_cache_answers_like_verify_and_honours_expiry():
     from ohm.auth import TokenCache
 
     cache = TokenCache(SECRET, max_entries=2)
     uid = uuid.uuid4()
     token = issue_token(SECRET, user_id=uid, ttl_seconds=1)
-    assert cache.verify(token).user_id == uid
-    assert cache.verify(token).user_id == uid  # from the cache
+    assert (await cache.verify(token)).user_id == uid
+    assert (await cache.verify(token)).user_id == uid  # from the cache
     with pytest.raises(InvalidToken):
-        cache.verify(token[:-2] + "xx")
+        await cache.verify(token[:-2] + "xx")
     time.sleep(1.1)
     with pytest.raises(InvalidToken, match="expired"):
-        cache.verify(token)
+        await cache.verify(token)
     for _ in range(5):
-        cache.verify(issue_token(SECRET, user_id=uuid.uuid4()))
+        await cache.verify(issue_token(SECRET, user_id=uuid.uuid4()))
     assert len(cache._entries) <= 2

@@ -1,9 +1,10 @@
-"""Identities and Supabase-compatible JWTs (HS256).
+"""Identities and Supabase-compatible JWTs: HS256 with the shared secret, ES256 / RS256 with a JWKS key.
 
 A request acts as one :class:`Identity`: a PostgreSQL role (``anon``,
 ``authenticated`` or ``service_role``) plus the JWT claims that
 ``auth.uid()``, ``auth.role()`` and ``auth.jwt()`` read inside the database.
-This module does no I/O.
+This module does no I/O: the public keys of asymmetric tokens come from a key
+source passed in (``ohm.api.signing_keys.SigningKeys``).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import jwt
 
@@ -21,6 +22,7 @@ Role = Literal["anon", "authenticated", "service_role"]
 ROLES: tuple[Role, ...] = ("anon", "authenticated", "service_role")
 AUDIENCE = "authenticated"
 ALGORITHM = "HS256"
+ASYMMETRIC = ("ES256", "RS256")
 ISSUER = "ohm"
 
 
@@ -64,6 +66,18 @@ class InvalidToken(Exception):
     """The bearer token is not acceptable; the message says why."""
 
 
+class UnknownKey(Exception):
+    """No known public key matches the token's key id and algorithm (the token is refused)."""
+
+
+class KeysUnavailable(Exception):
+    """The public keys a token needs cannot be fetched right now (a 503: the token may well be fine)."""
+
+
+class KeySource(Protocol):
+    async def key(self, kid: str | None, alg: str) -> jwt.PyJWK: ...
+
+
 def issue_token(
     secret: str,
     *,
@@ -91,18 +105,26 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(secret: str, token: str) -> Identity:
+def verify_token(secret: str | None, token: str, *, key: Any = None, algorithm: str = ALGORITHM) -> Identity:
     """Check signature, expiry, audience and role; return who is asking.
 
     Accepted as Supabase issues them: user tokens (``role`` authenticated,
     ``aud`` authenticated, ``sub`` = user id) and the project's API keys
-    (``role`` anon or service_role, no audience).
+    (``role`` anon or service_role, no audience).  ``algorithm`` is the one
+    algorithm accepted: HS256 with ``secret``, or ES256 / RS256 with the
+    public ``key``.
     """
+    if algorithm == ALGORITHM:
+        if not secret:
+            raise InvalidToken("HS256 tokens are not accepted here")
+        key = secret
+    elif algorithm not in ASYMMETRIC or key is None:
+        raise InvalidToken(f"unsupported token algorithm {algorithm!r}")
     try:
         claims = jwt.decode(
             token,
-            secret,
-            algorithms=[ALGORITHM],
+            key,
+            algorithms=[algorithm],
             options={"require": ["exp", "role"], "verify_aud": False},
         )
     except jwt.ExpiredSignatureError:
@@ -127,27 +149,54 @@ def verify_token(secret: str, token: str) -> Identity:
     return Identity(role, None, {k: v for k, v in claims.items() if k != "sub"})
 
 
-class TokenCache:
-    """Verified tokens, so a client sending the same token does not pay for HMAC and JSON each time.
+def token_algorithm(token: str) -> tuple[str, str | None]:
+    """The algorithm and key id a token's (unverified) header names."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.InvalidTokenError as exc:
+        raise InvalidToken(f"invalid token: {exc}") from None
+    alg, kid = header.get("alg"), header.get("kid")
+    if not isinstance(alg, str) or (kid is not None and not isinstance(kid, str)):
+        raise InvalidToken("invalid token: malformed header")
+    return alg, kid
 
-    Keyed by the exact token string (same string, same signature, same
-    claims); an entry is only used before the token's ``exp``.  Bounded: the
-    oldest entries go first.
+
+class TokenCache:
+    """Verifies tokens, and keeps verified ones, so a client sending the same token does not pay for the
+    signature and JSON each time.
+
+    HS256 tokens are checked with the secret, ES256 and RS256 tokens with the key their ``kid`` names in
+    ``keys`` (a JWKS); any other algorithm, ``none`` included, is refused.  Keyed by the exact token
+    string (same string, same signature, same claims); an entry is only used before the token's ``exp``.
+    Bounded: the oldest entries go first.
     """
 
-    def __init__(self, secret: str, max_entries: int = 10_000) -> None:
+    def __init__(self, secret: str | None, max_entries: int = 10_000, keys: KeySource | None = None) -> None:
         self.secret = secret
+        self.keys = keys
         self.max_entries = max_entries
         self._entries: dict[str, tuple[Identity, float]] = {}
 
-    def verify(self, token: str) -> Identity:
+    async def verify(self, token: str) -> Identity:
         hit = self._entries.get(token)
         if hit is not None:
             identity, expires = hit
             if time.time() < expires:
                 return identity
             del self._entries[token]
-        identity = verify_token(self.secret, token)
+        algorithm, kid = token_algorithm(token)
+        if algorithm in ASYMMETRIC:
+            if self.keys is None:
+                raise InvalidToken(f"{algorithm} tokens need signing keys (OHM_JWT_JWKS_URL or OHM_JWT_JWKS_FILE)")
+            try:
+                public = await self.keys.key(kid, algorithm)
+            except UnknownKey as exc:
+                raise InvalidToken(f"invalid token: {exc}") from None
+            identity = verify_token(None, token, key=public.key, algorithm=algorithm)
+        elif algorithm == ALGORITHM:
+            identity = verify_token(self.secret, token)
+        else:
+            raise InvalidToken(f"unsupported token algorithm {algorithm!r}")
         if len(self._entries) >= self.max_entries:
             self._entries.pop(next(iter(self._entries)))
         self._entries[token] = (identity, float(identity.claims.get("exp", 0)))

@@ -63,6 +63,16 @@ class Settings(BaseSettings):
     )
     data_dir: Path = Field(default_factory=default_data_dir)
     jwt_secret: SecretStr | None = None
+    jwt_jwks_url: str | None = Field(
+        default=None, description="JWKS of the public keys that sign user tokens (ES256, RS256), e.g. "
+        "https://<project>.supabase.co/auth/v1/.well-known/jwks.json; fetched at start, cached 10 minutes, "
+        "fetched again for an unknown key id (at most every 30 s).")
+    jwt_jwks_cooldown: float = Field(
+        default=30.0, ge=0, le=3600, description="Seconds between two fetches of the JWKS caused by tokens "
+        "with an unknown key id (after a failed fetch: at most 5).")
+    jwt_jwks_file: Path | None = Field(
+        default=None, description="A JWKS (or one JWK) in a file, for keys that do not change or a server "
+        "without a route to the JWKS URL.")
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     db_pool_min: int = Field(default=1, ge=0)
@@ -100,7 +110,14 @@ class Settings(BaseSettings):
         parse_rate(value)
         return value
 
-    @field_validator("database_url", "app_database_url", mode="before")
+    @field_validator("jwt_jwks_url")
+    @classmethod
+    def _jwks_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("OHM_JWT_JWKS_URL must be an http(s) URL")
+        return value
+
+    @field_validator("database_url", "app_database_url", "jwt_jwks_url", "jwt_jwks_file", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

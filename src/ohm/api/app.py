@@ -24,6 +24,7 @@ from ohm import __version__
 from ohm.api.errors import install_error_handlers, problem_openapi
 from ohm.api.limits import ProblemJson413, WriteRateLimit
 from ohm.api.realtime import Hub
+from ohm.api.signing_keys import SigningKeys
 from ohm.auth import TokenCache
 from ohm.blobs import open_blob_store
 from ohm.config import Settings, parse_rate
@@ -87,7 +88,12 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The secret first: a missing one should stop us before anything starts.
         app.state.jwt_secret = settings.resolve_jwt_secret()
-        app.state.tokens = TokenCache(app.state.jwt_secret)
+        keys = None
+        if settings.jwt_jwks_url or settings.jwt_jwks_file:
+            keys = SigningKeys(settings.jwt_jwks_url, settings.jwt_jwks_file, min_interval=settings.jwt_jwks_cooldown)
+            await keys.start()
+        app.state.signing_keys = keys
+        app.state.tokens = TokenCache(app.state.jwt_secret, keys=keys)
         async with open_database(settings) as db:
             app.state.db = db
             app.state.target = db.target

@@ -10,7 +10,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ohm.auth import Identity, InvalidToken
 from ohm.db.session import Database
 
-bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT (HS256). No token: anon.")
+bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT: HS256 with the project's secret, or "
+                    "ES256 / RS256 with a key of its JWKS. No token: anon.")
 
 
 def unauthorized(detail: str) -> HTTPException:
@@ -30,11 +31,11 @@ async def current_identity(
         if not token:
             return Identity.anon()
         try:
-            return request.app.state.tokens.verify(token)
+            return await request.app.state.tokens.verify(token)
         except InvalidToken as exc:
             raise unauthorized(str(exc)) from None
     try:
-        return request.app.state.tokens.verify(credentials.credentials)
+        return await request.app.state.tokens.verify(credentials.credentials)
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
 

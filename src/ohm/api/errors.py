@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from ohm.auth import KeysUnavailable
 from ohm.store.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,11 @@ async def _bad_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
     return problem(422, detail, title="Invalid input", type_="urn:ohm:problem:invalid-input")
 
 
+async def _keys_unavailable(request: Request, exc: KeysUnavailable) -> JSONResponse:
+    return problem(503, f"cannot check this token now: {exc}", type_="urn:ohm:problem:signing-keys-unavailable",
+                   headers={"Retry-After": "5"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path)
     return problem(500, "an unexpected error occurred")
@@ -115,6 +121,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
     app.add_exception_handler(UnicodeError, _not_unicode)
     app.add_exception_handler(psycopg.DataError, _bad_value)
+    app.add_exception_handler(KeysUnavailable, _keys_unavailable)
     app.add_exception_handler(Exception, _unexpected)
 
 

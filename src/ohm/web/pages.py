@@ -62,7 +62,7 @@ async def usage_page(request: Request, db: Db,
     tokens = request.app.state.tokens
     if token is not None:
         try:
-            identity = tokens.verify(token)
+            identity = await tokens.verify(token)
         except InvalidToken:
             return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
         response = RedirectResponse(f"/usage?days={days}", status_code=303, headers=HEADERS)
@@ -71,7 +71,7 @@ async def usage_page(request: Request, db: Db,
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
     try:
-        identity = tokens.verify(request.cookies.get(USAGE_COOKIE) or "")
+        identity = await tokens.verify(request.cookies.get(USAGE_COOKIE) or "")
     except InvalidToken:
         return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
     if identity.role == "anon":

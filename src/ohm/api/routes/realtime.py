@@ -14,7 +14,7 @@ from fastapi.responses import StreamingResponse
 
 from ohm.api.deps import AnyIdentity
 from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text
-from ohm.auth import Identity, InvalidToken
+from ohm.auth import Identity, InvalidToken, KeysUnavailable
 from ohm.store.errors import NotFound
 
 router = APIRouter(prefix="/v1", tags=["realtime"])
@@ -22,10 +22,10 @@ router = APIRouter(prefix="/v1", tags=["realtime"])
 HEARTBEAT_SECONDS = 15.0
 
 
-def _identity_from_token(request_state: Any, token: str | None) -> Identity:
+async def _identity_from_token(request_state: Any, token: str | None) -> Identity:
     if not token:
         return Identity.anon()
-    return request_state.tokens.verify(token)
+    return await request_state.tokens.verify(token)
 
 
 @router.websocket("/realtime")
@@ -37,10 +37,14 @@ async def realtime(websocket: WebSocket, token: Annotated[str | None, Query()] =
     hub: Hub = websocket.app.state.hub
     await websocket.accept()
     try:
-        identity = _identity_from_token(websocket.app.state, token)
+        identity = await _identity_from_token(websocket.app.state, token)
     except InvalidToken as exc:
         await websocket.send_json({"type": "error", "code": "unauthorized", "detail": str(exc)})
         await websocket.close(code=4401)
+        return
+    except KeysUnavailable as exc:
+        await websocket.send_json({"type": "error", "code": "unavailable", "detail": str(exc)})
+        await websocket.close(code=1013)  # try again later
         return
     sub = Subscriber(identity)
 
@@ -83,10 +87,12 @@ async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
             sub.put({"type": "error", "code": "bad_request", "detail": "authenticate before subscribing"})
             return
         try:
-            sub.identity = hub.tokens.verify(str(message.get("token") or ""))
+            sub.identity = await hub.tokens.verify(str(message.get("token") or ""))
             sub.put({"type": "authenticated", "role": sub.identity.role})
         except InvalidToken as exc:
             sub.put({"type": "error", "code": "unauthorized", "detail": str(exc)})
+        except KeysUnavailable as exc:
+            sub.put({"type": "error", "code": "unavailable", "detail": str(exc)})
     elif kind in ("subscribe", "unsubscribe"):
         try:
             chat_id = uuid.UUID(str(message.get("chat_id")))
