@@ -16,17 +16,19 @@ from urllib.parse import urlparse
 CHUNK = 1024 * 1024
 
 
-CONTENT_KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{2})/\1\2[0-9a-f]{60}")
+# A blob's final key, and the temporary name a directory store writes it under first (`tmp/<sha256>.<random>`,
+# left behind when a process dies mid-write).
+OHM_KEY = re.compile(r"sha256/([0-9a-f]{2})/([0-9a-f]{2})/\1\2[0-9a-f]{60}|tmp/[0-9a-f]{64}\.[0-9a-f]{16}")
 
 
 def content_key(sha256: str) -> str:
     return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
 
 
-def is_content_key(key: str) -> bool:
-    """A key OHM wrote: anything else in a shared bucket (a supabase-js upload under a user's folder) is not
+def is_ohm_key(key: str) -> bool:
+    """A key OHM writes: anything else in a shared bucket (a supabase-js upload under a user's folder) is not
     OHM's to collect."""
-    return CONTENT_KEY.fullmatch(key) is not None
+    return OHM_KEY.fullmatch(key) is not None
 
 
 class BlobStore(Protocol):

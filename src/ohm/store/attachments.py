@@ -25,7 +25,7 @@ from anyio import to_thread
 from psycopg import errors
 
 from ohm.auth import Identity
-from ohm.blobs import BlobStore, content_key, is_content_key
+from ohm.blobs import BlobStore, content_key, is_ohm_key
 from ohm.db.session import Database
 from ohm.models import Attachment, AttachmentCategory, AttachmentUpdate, SignedUrl
 from ohm.store._common import database_errors, owner_for_new
@@ -301,9 +301,9 @@ async def gc(db: Database, blobs: BlobStore, *, grace: timedelta = timedelta(hou
              dry_run: bool = False) -> GcReport:
     """Remove blobs no row refers to (older than ``grace``, so uploads in flight are safe).
 
-    Only OHM's own content-addressed keys are considered: a bucket shared with supabase-js uploads keeps
-    everything else."""
-    listing = [(key, modified) for key, modified in await blobs.listing() if is_content_key(key)]
+    Only keys of OHM's own shapes are considered (content-addressed blobs, a directory store's temporary
+    files): a bucket shared with supabase-js uploads keeps everything else."""
+    listing = [(key, modified) for key, modified in await blobs.listing() if is_ohm_key(key)]
     async with db.acting_as(Identity.service()) as conn:
         cur = await conn.execute("select distinct storage_path from public.attachments")
         referenced = {r["storage_path"] for r in await cur.fetchall()}

@@ -38,6 +38,11 @@ end
 $realtime$;
 
 do $storage$
+declare
+  -- An object of the bucket under a folder named after the signed-in user: `<user id>/<file>`.
+  own constant text := $c$bucket_id = 'ohm-uploads' and position('/' in name) > 0
+                          and split_part(name, '/', 1) = (select auth.uid())::text$c$;
+  policy record;
 begin
   if to_regclass('storage.buckets') is null or to_regclass('storage.objects') is null then
     return;
@@ -45,36 +50,17 @@ begin
   insert into storage.buckets (id, name, public, file_size_limit)
   values ('ohm-uploads', 'ohm-uploads', false, 26214400)
   on conflict (id) do nothing;
-
-  if not exists (select from pg_catalog.pg_policies
-                  where schemaname = 'storage' and tablename = 'objects' and policyname = 'ohm_uploads_owner_select') then
-    create policy ohm_uploads_owner_select on storage.objects
-      for select to authenticated
-      using (bucket_id = 'ohm-uploads' and position('/' in name) > 0
-             and split_part(name, '/', 1) = (select auth.uid())::text);
-  end if;
-  if not exists (select from pg_catalog.pg_policies
-                  where schemaname = 'storage' and tablename = 'objects' and policyname = 'ohm_uploads_owner_insert') then
-    create policy ohm_uploads_owner_insert on storage.objects
-      for insert to authenticated
-      with check (bucket_id = 'ohm-uploads' and position('/' in name) > 0
-                  and split_part(name, '/', 1) = (select auth.uid())::text);
-  end if;
-  if not exists (select from pg_catalog.pg_policies
-                  where schemaname = 'storage' and tablename = 'objects' and policyname = 'ohm_uploads_owner_update') then
-    create policy ohm_uploads_owner_update on storage.objects
-      for update to authenticated
-      using (bucket_id = 'ohm-uploads' and position('/' in name) > 0
-             and split_part(name, '/', 1) = (select auth.uid())::text)
-      with check (bucket_id = 'ohm-uploads' and position('/' in name) > 0
-                  and split_part(name, '/', 1) = (select auth.uid())::text);
-  end if;
-  if not exists (select from pg_catalog.pg_policies
-                  where schemaname = 'storage' and tablename = 'objects' and policyname = 'ohm_uploads_owner_delete') then
-    create policy ohm_uploads_owner_delete on storage.objects
-      for delete to authenticated
-      using (bucket_id = 'ohm-uploads' and position('/' in name) > 0
-             and split_part(name, '/', 1) = (select auth.uid())::text);
-  end if;
+  for policy in
+    select * from (values ('ohm_uploads_owner_select', 'select', format('using (%s)', own)),
+                          ('ohm_uploads_owner_insert', 'insert', format('with check (%s)', own)),
+                          ('ohm_uploads_owner_update', 'update', format('using (%s) with check (%s)', own, own)),
+                          ('ohm_uploads_owner_delete', 'delete', format('using (%s)', own))) p(name, command, rule)
+  loop
+    if not exists (select from pg_catalog.pg_policies
+                    where schemaname = 'storage' and tablename = 'objects' and policyname = policy.name) then
+      execute format('create policy %I on storage.objects for %s to authenticated %s',
+                     policy.name, policy.command, policy.rule);
+    end if;
+  end loop;
 end
 $storage$;
