@@ -255,6 +255,60 @@ def test_quota_is_per_user_with_a_clear_error(api, user, other_user, app_url):
     assert upload(api, other_user, PDF + b"z" * (chunk - len(PDF)), "fine.pdf", category="datasheet").status_code == 201
 
 
+def test_refused_uploads_leave_no_file_behind(api, user, other_user, app_url, blob_keys):
+    """Over the quota, or refused by the database after the bytes were written: no blob stays (before,
+    five uploads answered 413 left their files until `ohm gc`)."""
+    chunk = LIMIT - 1024
+    for seed in range(QUOTA // chunk):
+        assert upload(api, user, PDF + bytes([seed]) * (chunk - len(PDF)), category="datasheet").status_code == 201
+    before = blob_keys()
+    for seed in range(5):
+        refused = upload(api, user, PDF + bytes([100 + seed]) * (chunk - len(PDF)), category="datasheet")
+        assert refused.status_code == 413 and "quota" in refused.json()["detail"]
+    assert blob_keys() == before, "after quota"
+    # The database refuses the row (another user's chat) after the blob was written: it is removed again.
+    bob_chat = make_chat(app_url, other_user)
+    refused = upload(api, other_user, png(seed=77), category="photo", chat_id=make_chat(app_url, user))
+    assert refused.status_code == 422
+    assert blob_keys() == before
+    assert upload(api, other_user, png(seed=77), category="photo", chat_id=bob_chat).status_code == 201
+    assert len(blob_keys()) == len(before) + 1
+
+
+def test_uploads_up_to_the_upload_limit_pass_the_general_body_limit(database_url, storage):
+    """The app-wide body limit (here 64 KiB) does not cut uploads short of the upload limit (1 MiB)."""
+    settings = Settings(database_url=database_url, jwt_secret=JWT_SECRET, max_body_bytes=64 * 1024,
+                        max_upload_bytes=1024 * 1024, storage_quota_bytes=QUOTA * 100, **storage)
+    with TestClient(create_app(settings)) as client:
+        from ohm.db.target import derive_app_url
+
+        from .conftest import server_user_maker
+
+        user = server_user_maker(derive_app_url(database_url, None))("big")
+        big = PDF + b"x" * (900 * 1024)
+        response = upload(client, user, big, "big.pdf", category="datasheet")
+        assert response.status_code == 201, response.text
+        content = client.get(response.json()["content_url"], headers=auth(user))
+        assert content.content == big and content.headers["content-length"] == str(len(big))
+        assert upload(client, user, PDF + b"x" * (1100 * 1024), category="datasheet").status_code == 413
+        # Everything else is held to the general limit.
+        chat = client.post("/v1/chats", json={"title": "x" * 100_000}, headers=auth(user))
+        assert chat.status_code == 413
+
+
+def test_a_stored_name_with_line_breaks_cannot_break_the_download(api, user, app_url):
+    """A direct SQL update may write any name; the Content-Disposition header stays one safe line."""
+    body = upload(api, user, png(seed=81), "ok.png", category="photo").json()
+    with acting(app_url, user.identity) as conn:
+        conn.execute("update public.attachments set filename = %s where id = %s",
+                     ("evil\r\nSet-Cookie: x=1\r\n.png", body["id"]))
+    response = api.get(body["content_url"], headers=auth(user))
+    assert response.status_code == 200 and response.content == png(seed=81)
+    disposition = response.headers["content-disposition"]
+    assert "\r" not in disposition and "\n" not in disposition and "set-cookie" not in response.headers
+    assert "evil%0D%0ASet-Cookie" in disposition
+
+
 def test_bad_form_input_is_422_and_stores_nothing(api, user, other_user, app_url, blob_keys):
     before = blob_keys()
     bob_chat = make_chat(app_url, other_user)

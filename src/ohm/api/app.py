@@ -18,11 +18,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from ohm import __version__
 from ohm.api.errors import install_error_handlers, problem_openapi
-from ohm.api.limits import ProblemJson413, WriteRateLimit
+from ohm.api.limits import BodyLimits, ProblemJson413, WriteRateLimit
 from ohm.api.realtime import Hub
 from ohm.api.signing_keys import SigningKeys
 from ohm.auth import TokenCache
@@ -125,8 +124,12 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     )
     install_error_handlers(app)
     problem_openapi(app)
-    # Starlette's limiter inside, the problem+json rewrite of its 413 around it.
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    # Starlette's limiter inside (per route: uploads stream up to the upload limit, plus the multipart
+    # envelope), the problem+json rewrite of its 413 around it.
+    from ohm.api.routes.files import UPLOAD_PATH
+
+    app.add_middleware(BodyLimits, default=settings.max_body_bytes,
+                       larger={("POST", UPLOAD_PATH): settings.max_upload_bytes + 64 * 1024})
     app.add_middleware(ProblemJson413)
     rate = parse_rate(settings.rate_limit_writes)
     if rate is not None:
@@ -145,10 +148,6 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.include_router(search.router)
     app.include_router(realtime.router)
     app.include_router(pages.router)
-    # Uploads stream past the general body limit, up to the upload limit (plus the multipart envelope).
-    for route in app.router.routes:
-        if getattr(route, "path", None) == files.UPLOAD_PATH and "POST" in getattr(route, "methods", ()):
-            route.app = RequestBodyLimitMiddleware(route.app, max_body_size=settings.max_upload_bytes + 64 * 1024)
     return app
 
 

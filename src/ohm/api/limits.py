@@ -15,9 +15,28 @@ import math
 import time
 from collections import OrderedDict
 
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ohm.api.errors import PROBLEM_JSON
+
+
+class BodyLimits:
+    """One request body limit per route: uploads may be as large as the upload limit, everything else is
+    held to the general limit. (Wrapping the upload route in a larger limit inside the app-wide one did
+    not work: the outer, smaller limit answered first.)"""
+
+    def __init__(self, app: ASGIApp, default: int, larger: dict[tuple[str, str], int]) -> None:
+        self.default = RequestBodyLimitMiddleware(app, max_body_size=default)
+        self.larger = {key: RequestBodyLimitMiddleware(app, max_body_size=size) for key, size in larger.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            route = self.larger.get((scope["method"], scope["path"]))
+            if route is not None:
+                await route(scope, receive, send)
+                return
+        await self.default(scope, receive, send)
 
 
 class ProblemJson413:

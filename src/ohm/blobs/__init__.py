@@ -8,6 +8,7 @@ stored once, and a blob appears under its final key only when it is complete
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol
@@ -38,6 +39,9 @@ class BlobStore(Protocol):
         """Store ``source`` under ``key`` unless it is already there; True if written."""
 
     async def exists(self, key: str) -> bool: ...
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        """The bytes in chunks of at most ``CHUNK``; FileNotFoundError (before any chunk) when missing."""
 
     async def read(self, key: str) -> bytes: ...
 

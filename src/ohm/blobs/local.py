@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -47,6 +48,20 @@ class LocalBlobStore:
 
     async def read(self, key: str) -> bytes:
         return await to_thread.run_sync(self._path(key).read_bytes)
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        from ohm.blobs import CHUNK
+
+        handle = await to_thread.run_sync(open, self._path(key), "rb")
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await to_thread.run_sync(handle.read, CHUNK):
+                    yield chunk
+            finally:
+                handle.close()
+
+        return chunks()
 
     async def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

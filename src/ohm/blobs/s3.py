@@ -7,6 +7,7 @@ visible half-written; uploads go straight to their content key.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import BinaryIO
 
@@ -44,6 +45,26 @@ class S3BlobStore:
     async def read(self, key: str) -> bytes:
         response = await to_thread.run_sync(lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key)))
         return await to_thread.run_sync(response["Body"].read)
+
+    async def open(self, key: str) -> AsyncIterator[bytes]:
+        from ohm.blobs import CHUNK
+
+        try:
+            response = await to_thread.run_sync(lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key)))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+                raise FileNotFoundError(key) from None
+            raise
+        body = response["Body"]
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while chunk := await to_thread.run_sync(body.read, CHUNK):
+                    yield chunk
+            finally:
+                body.close()
+
+        return chunks()
 
     async def delete(self, key: str) -> None:
         await to_thread.run_sync(lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))

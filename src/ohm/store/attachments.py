@@ -10,12 +10,14 @@ so the last reference's delete cannot remove a blob a new upload just claimed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import time
 import unicodedata
 import uuid
 from base64 import urlsafe_b64encode
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, BinaryIO
@@ -140,35 +142,66 @@ async def upload(db: Database, blobs: BlobStore, identity: Identity, source: Bin
         raise Invalid("message_id needs its chat_id")
     measured = await to_thread.run_sync(measure, source, max_bytes)
     check_type(category, measured.mime)
+    # The quota before anything is written: a refused upload leaves no file behind.
+    await _check_quota(db, owner, measured.size, quota_bytes)
     key = content_key(measured.sha256)
-    await blobs.put(key, source)
-    async with db.acting_as(Identity.service()) as conn:
-        await conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(measured.sha256),))
-        # A delete of the last other reference may have removed the blob meanwhile.
-        if not await blobs.exists(key):
-            await blobs.put(key, source)
-        await conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (1, str(owner)))
-        cur = await conn.execute("select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments "
-                                 "where user_id = %s", (owner,))
-        used = (await cur.fetchone())["used"]
-        if used + measured.size > quota_bytes:
-            raise TooLarge(f"storage quota exceeded: {used} of {quota_bytes} bytes used, this file needs "
-                           f"{measured.size}", quota=quota_bytes, used=used)
-        with database_errors("chat not found"):
-            try:
-                cur = await conn.execute(
-                    f"""insert into public.attachments as a
-                          (user_id, chat_id, message_id, project_id, bucket, storage_path, filename, mime_type,
-                           size_bytes, sha256, category)
-                        values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::public.attachment_category)
-                        returning {COLUMNS}""",
-                    (owner, chat_id, message_id, project_id, blobs.bucket[:100], key, clean_filename(filename),
-                     measured.mime, measured.size, measured.sha256, category))
-                row = await cur.fetchone()
-            except errors.ForeignKeyViolation:
-                raise Invalid("chat_id, message_id or project_id is not the owner's (or the message is not in "
-                              "that chat)") from None
+    written = await blobs.put(key, source)
+    try:
+        async with db.acting_as(Identity.service()) as conn:
+            await conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(measured.sha256),))
+            # A delete of the last other reference may have removed the blob meanwhile.
+            if not await blobs.exists(key):
+                written = await blobs.put(key, source) or written
+            await conn.execute("select pg_advisory_xact_lock(%s, hashtext(%s))", (1, str(owner)))
+            await _check_quota(db, owner, measured.size, quota_bytes, conn=conn)  # again, under the user's lock
+            with database_errors("chat not found"):
+                try:
+                    cur = await conn.execute(
+                        f"""insert into public.attachments as a
+                              (user_id, chat_id, message_id, project_id, bucket, storage_path, filename, mime_type,
+                               size_bytes, sha256, category)
+                            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::public.attachment_category)
+                            returning {COLUMNS}""",
+                        (owner, chat_id, message_id, project_id, blobs.bucket[:100], key, clean_filename(filename),
+                         measured.mime, measured.size, measured.sha256, category))
+                    row = await cur.fetchone()
+                except errors.ForeignKeyViolation:
+                    raise Invalid("chat_id, message_id or project_id is not the owner's (or the message is not "
+                                  "in that chat)") from None
+    except BaseException:
+        if written:
+            await _forget_unreferenced(db, blobs, key, measured.sha256)
+        raise
     return attachment_from_row(row)
+
+
+async def _check_quota(db: Database, owner: uuid.UUID, size: int, quota_bytes: int,
+                       conn: Any = None) -> None:
+    query = "select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments where user_id = %s"
+    if conn is None:
+        async with db.acting_as(Identity.service()) as own:
+            used = (await (await own.execute(query, (owner,))).fetchone())["used"]
+    else:
+        used = (await (await conn.execute(query, (owner,))).fetchone())["used"]
+    if used + size > quota_bytes:
+        raise TooLarge(f"storage quota exceeded: {used} of {quota_bytes} bytes used, this file needs {size}",
+                       quota=quota_bytes, used=used)
+
+
+async def _forget_unreferenced(db: Database, blobs: BlobStore, key: str, sha256: str) -> None:
+    """Remove a blob this request wrote when no row refers to it (the upload failed after writing it)."""
+    with contextlib.suppress(Exception):  # the original error matters more; `ohm gc` is the backstop
+        async with db.acting_as(Identity.service()) as conn:
+            await conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha256),))
+            if not await _referenced(conn, blobs, key):
+                await blobs.delete(key)
+
+
+async def _referenced(conn: Any, blobs: BlobStore, key: str) -> bool:
+    """Does a row of this store refer to ``key``? (Rows of another store, e.g. before a move to S3, do not.)"""
+    cur = await conn.execute("select exists (select 1 from public.attachments where storage_path = %s and bucket = %s)"
+                             " as used", (key, blobs.bucket[:100]))
+    return (await cur.fetchone())["used"]
 
 
 async def get(db: Database, identity: Identity, attachment_id: uuid.UUID) -> Attachment:
@@ -180,9 +213,17 @@ async def get(db: Database, identity: Identity, attachment_id: uuid.UUID) -> Att
     return attachment_from_row(row)
 
 
+async def _open(blobs: BlobStore, row: dict[str, Any]) -> AsyncIterator[bytes]:
+    try:
+        return await blobs.open(row["storage_path"])
+    except FileNotFoundError:
+        raise NotFound("the file's bytes are missing from storage") from None
+
+
 async def content(db: Database, blobs: BlobStore, identity: Identity,
-                  attachment_id: uuid.UUID) -> tuple[Attachment, bytes]:
-    """The bytes, for the owner (and the service role); others read public metadata only."""
+                  attachment_id: uuid.UUID) -> tuple[Attachment, AsyncIterator[bytes]]:
+    """The bytes as a stream of chunks, for the owner (and the service role); others read public metadata
+    only."""
     async with db.acting_as(identity) as conn:
         cur = await conn.execute(
             f"""select {COLUMNS} from public.attachments a
@@ -191,7 +232,7 @@ async def content(db: Database, blobs: BlobStore, identity: Identity,
         row = await cur.fetchone()
     if row is None:
         raise NotFound(NOT_FOUND)
-    return attachment_from_row(row), await blobs.read(row["storage_path"])
+    return attachment_from_row(row), await _open(blobs, row)
 
 
 async def update(db: Database, identity: Identity, attachment_id: uuid.UUID, data: AttachmentUpdate) -> Attachment:
@@ -231,9 +272,7 @@ async def delete(db: Database, blobs: BlobStore, identity: Identity, attachment_
             raise NotFound(NOT_FOUND)
     async with db.acting_as(Identity.service()) as conn:
         await conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(deleted["sha256"]),))
-        cur = await conn.execute("select exists (select 1 from public.attachments where storage_path = %s) as used",
-                                 (deleted["storage_path"],))
-        if not (await cur.fetchone())["used"]:
+        if not await _referenced(conn, blobs, deleted["storage_path"]):
             await blobs.delete(deleted["storage_path"])
 
 
@@ -275,7 +314,7 @@ def check_signature(secret: str, attachment_id: uuid.UUID, expires: int, signatu
 
 
 async def signed_content(db: Database, blobs: BlobStore, secret: str, attachment_id: uuid.UUID, expires: int,
-                         signature: str) -> tuple[Attachment, bytes]:
+                         signature: str) -> tuple[Attachment, AsyncIterator[bytes]]:
     """The bytes behind a signed URL: the signature is the authority, no token is involved."""
     check_signature(secret, attachment_id, expires, signature)
     async with db.acting_as(Identity.service()) as conn:
@@ -283,7 +322,7 @@ async def signed_content(db: Database, blobs: BlobStore, secret: str, attachment
         row = await cur.fetchone()
     if row is None:
         raise NotFound(NOT_FOUND)
-    return attachment_from_row(row), await blobs.read(row["storage_path"])
+    return attachment_from_row(row), await _open(blobs, row)
 
 
 # --- garbage collection ------------------------------------------------------------------------------
@@ -305,7 +344,8 @@ async def gc(db: Database, blobs: BlobStore, *, grace: timedelta = timedelta(hou
     files): a bucket shared with supabase-js uploads keeps everything else."""
     listing = [(key, modified) for key, modified in await blobs.listing() if is_ohm_key(key)]
     async with db.acting_as(Identity.service()) as conn:
-        cur = await conn.execute("select distinct storage_path from public.attachments")
+        cur = await conn.execute("select distinct storage_path from public.attachments where bucket = %s",
+                                 (blobs.bucket[:100],))
         referenced = {r["storage_path"] for r in await cur.fetchall()}
     cutoff = datetime.now(UTC) - grace
     removed, young = [], 0
