@@ -163,9 +163,12 @@ def uvicorn_config(settings: Settings, app: Any = "ohm.api.app:create_app", **op
     """How `ohm serve` runs uvicorn: the app (an import string naming its factory, or an app) and its settings."""
     import uvicorn
 
+    from ohm.api.http import BoundedHttpToolsProtocol
+
     # Event streams never finish on their own: without a limit, a stop would wait for every client.
+    # Request heads are bounded (ohm.api.http): 64 KiB, 100 headers.
     return uvicorn.Config(app, factory=isinstance(app, str), host=settings.host, port=settings.port,
-                          ws_per_message_deflate=settings.ws_compression,
+                          http=BoundedHttpToolsProtocol, ws_per_message_deflate=settings.ws_compression,
                           timeout_graceful_shutdown=settings.shutdown_timeout, **options)
 
 

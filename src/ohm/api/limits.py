@@ -9,7 +9,6 @@ problem+json every other error uses.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -100,27 +99,48 @@ class TokenBuckets:
         return wait
 
 
-class WriteRateLimit:
-    """429 with Retry-After when one token (or, without one, one client address) writes too fast.
+def bearer_token(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The token of an ``Authorization: Bearer`` header, read as the routes read it (scheme in any case,
+    any whitespace)."""
+    for name, value in headers:
+        if name == b"authorization":
+            scheme, _, token = value.decode("latin-1").strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
 
-    The key is a hash of the bearer token as sent: checking it is the routes' business, and a
-    forged token only fills its own bucket.  Counted per server process."""
+
+class WriteRateLimit:
+    """429 with Retry-After when one identity (or, without a valid token, one client address) writes too fast.
+
+    The key is who the token verifies as (the user, or the role of an API key), not the header's bytes:
+    writing ``bearer``, ``BEARER`` or extra spaces, or minting more tokens for the same user, all draw on
+    one bucket.  A token that does not verify is counted by address (the route answers 401 anyway).
+    Verified tokens are cached, so this costs a dictionary lookup per write.  Counted per server process."""
 
     def __init__(self, app: ASGIApp, rate: float, burst: int) -> None:
         self.app = app
         self.buckets = TokenBuckets(rate, burst)
 
+    async def _key(self, scope: Scope) -> str:
+        token = bearer_token(scope.get("headers") or [])
+        tokens = getattr(getattr(scope.get("app"), "state", None), "tokens", None)
+        if token is not None and tokens is not None:
+            try:
+                identity = await tokens.verify(token)
+            except Exception:  # invalid, expired, keys unavailable: the route answers that
+                identity = None
+            if identity is not None:
+                return f"u:{identity.user_id}" if identity.user_id else f"r:{identity.role}"
+        client = scope.get("client") or ("?", 0)
+        return f"a:{client[0]}"
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in WRITE_METHODS:
             await self.app(scope, receive, send)
             return
-        auth = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if auth:
-            key = "t:" + hashlib.sha256(auth).hexdigest()
-        else:
-            client = scope.get("client") or ("?", 0)
-            key = f"a:{client[0]}"
-        wait = self.buckets.take(key)
+        wait = self.buckets.take(await self._key(scope))
         if wait <= 0:
             await self.app(scope, receive, send)
             return
