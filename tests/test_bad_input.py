@@ -221,3 +221,25 @@ def test_no_parameter_of_any_read_route_can_cause_a_500(http, user, live_server)
                                      else str(ids.get(m.group(1), uuid.uuid4())), path))
     assert tried > 500
     assert failures == []
+
+
+def test_database_refusals_name_the_constraint_never_the_statement(http, user):
+    """A trigger's statement used to reach the caller (`CONTEXT: SQL statement "insert into public.parts ..."`),
+    and an unknown datasheet_analysis_id in a BOM part was a 500."""
+    import uuid
+
+    chat = http.post("/v1/chats", headers=auth(user), json={}).json()["id"]
+    cases = [
+        {"type": "bom", "title": "BOM", "content_json": {"parts": [
+            {"name": "BME280", "datasheet_analysis_id": str(uuid.uuid4())}]}},
+        {"type": "bom", "title": "BOM", "content_json": {"parts": [{"name": "BME280", "quantity": "two"}]}},
+        {"type": "wiring", "title": "Wiring", "content_json": {"connections": [
+            {"from": {"part": "U1", "pin": "3V3"}, "to": {"part": "U2", "pin": "VCC"}, "voltage": "3v3ish"}]}},
+    ]
+    for body in cases:
+        response = http.post(f"/v1/chats/{chat}/artifacts", headers=auth(user), json=body)
+        assert response.status_code == 422, (body, response.status_code, response.text)
+        assert response.headers["content-type"].startswith("application/problem+json")
+        text = response.text.lower()
+        assert "context" not in text and "insert into" not in text and "sql statement" not in text, text
+    assert http.get(f"/v1/chats/{chat}", headers=auth(user)).json()["artifacts"] == []

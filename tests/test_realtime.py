@@ -155,6 +155,12 @@ async def test_sse_with_last_event_id(user, live_server):
     denied = httpx.get(f"{live_server}/v1/chats/{chat.id}/events")
     assert denied.status_code == 404
     assert httpx.get(f"{live_server}/v1/chats/{chat.id}/events?token=forged.token.x").status_code == 401
+    # Not a cursor this server sent: "²" passes str.isdigit(), 5,000 digits overflow bigint (both were 500s).
+    for bad in ("²", "9" * 5000, "-1", "1e3", "0x10"):
+        refused = httpx.get(f"{live_server}/v1/chats/{chat.id}/events?token={user.token()}",
+                            headers={"Last-Event-ID": bad.encode("latin-1")}, timeout=TIMEOUT)
+        assert refused.status_code == 422, (bad, refused.status_code)
+        assert refused.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_bad_websocket_input(user, live_server):
@@ -163,9 +169,16 @@ async def test_bad_websocket_input(user, live_server):
         assert message["code"] == "unauthorized"
     async with websockets.connect(ws_url(live_server)) as ws:
         for bad in ({"type": "subscribe", "chat_id": "nope"}, {"type": "dance"}, {"type": "subscribe",
-                    "chat_id": str(uuid.uuid4()), "since": -1}, ["not", "an", "object"]):
+                    "chat_id": str(uuid.uuid4()), "since": -1}, ["not", "an", "object"],
+                    ):
             await ws.send(json.dumps(bad))
             assert (await receive(ws))["type"] == "error"
+        # JSON true is an int to Python (it reached SQL as a cursor), and 10**30 overflows bigint.
+        with OhmClient(live_server, token=user.token()) as ohm:
+            public = ohm.create_chat(is_public=True)
+        for since in (True, 10**30, 1.5):
+            await ws.send(json.dumps({"type": "subscribe", "chat_id": str(public.id), "since": since}))
+            assert (await receive(ws))["code"] == "bad_request", since
         await ws.send("{not json")
         assert (await receive(ws))["code"] == "bad_request"
         await ws.send(json.dumps({"type": "auth", "token": user.token()}))

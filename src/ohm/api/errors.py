@@ -96,7 +96,7 @@ async def _bad_value(request: Request, exc: psycopg.DataError) -> JSONResponse:
     # PostgreSQL (or psycopg, before sending) refused a value the request carried: a NUL character
     # in a query parameter, a number out of range. Routes that expect it say so more precisely.
     log.warning("value refused on %s %s: %s", request.method, request.url.path, exc)
-    text = str(exc)
+    text = (exc.diag.message_primary if isinstance(exc, psycopg.Error) and exc.diag.message_primary else str(exc))
     detail = ("a value contains a NUL character, which cannot be stored or searched" if "NUL" in text
               else "a value is not valid: " + " ".join(text.split())[:200])
     return problem(422, detail, title="Invalid input", type_="urn:ohm:problem:invalid-input")

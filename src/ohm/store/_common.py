@@ -28,9 +28,17 @@ KiB = 1024
 RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT422": Invalid, "PT413": TooLarge}
 
 
+def _primary(exc: psycopg.Error) -> str:
+    """PostgreSQL's one-line message, without its DETAIL, HINT or CONTEXT (those may quote statements)."""
+    return " ".join((exc.diag.message_primary or type(exc).__name__).split())[:300]
+
+
 @contextlib.contextmanager
 def database_errors(not_found: str = "not found") -> Iterator[None]:
-    """Turn what PostgreSQL refuses into domain errors (the transaction is rolled back by the caller)."""
+    """Turn what PostgreSQL refuses into domain errors (the transaction is rolled back by the caller).
+
+    Details are named by constraint or column only: PostgreSQL's own text can carry the statement of a
+    trigger (``CONTEXT: SQL statement "insert into public.connections ..."``), which is not the caller's."""
     try:
         try:
             yield
@@ -46,12 +54,19 @@ def database_errors(not_found: str = "not found") -> Iterator[None]:
         if any(part in name for part in ("content", "metadata", "_json")):
             raise TooLarge(f"value too large ({name})") from None
         raise Invalid(f"value not allowed ({name})") from None
+    except errors.ForeignKeyViolation as exc:
+        raise Invalid(f"refers to something that does not exist or is not yours ({exc.diag.constraint_name})"
+                      ) from None
+    except errors.UniqueViolation as exc:
+        raise Conflict(f"already exists ({exc.diag.constraint_name})") from None
+    except errors.NotNullViolation as exc:
+        raise Invalid(f"{exc.diag.column_name or 'a value'} is required ({exc.diag.table_name})") from None
     except errors.StringDataRightTruncation:
         raise Invalid("a value is too long") from None
     except (errors.UntranslatableCharacter, errors.CharacterNotInRepertoire):
         raise Invalid("text contains characters PostgreSQL cannot store (NUL)") from None
     except psycopg.DataError as exc:
-        raise Invalid(f"invalid value: {' '.join(str(exc).split())}") from None
+        raise Invalid(f"invalid value: {_primary(exc)}") from None
 
 
 def check_text_size(name: str, value: str | None, limit: int) -> None:

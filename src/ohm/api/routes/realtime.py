@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
@@ -15,11 +16,13 @@ from fastapi.responses import StreamingResponse
 from ohm.api.deps import AnyIdentity
 from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text
 from ohm.auth import Identity, InvalidToken, KeysUnavailable
-from ohm.store.errors import NotFound
+from ohm.store.errors import Invalid, NotFound
 
 router = APIRouter(prefix="/v1", tags=["realtime"])
 
 HEARTBEAT_SECONDS = 15.0
+MAX_CURSOR = 2**62
+CURSOR = re.compile(r"[0-9]{1,19}")
 
 
 async def _identity_from_token(request_state: Any, token: str | None) -> Identity:
@@ -97,7 +100,8 @@ async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
         try:
             chat_id = uuid.UUID(str(message.get("chat_id")))
             since = message.get("since")
-            if since is not None and (not isinstance(since, int) or since < 0):
+            # JSON true is a Python int too: only a real integer is a cursor.
+            if since is not None and (type(since) is not int or not 0 <= since <= MAX_CURSOR):
                 raise ValueError
         except ValueError:
             sub.put({"type": "error", "code": "bad_request", "detail": "chat_id must be a uuid, since an int >= 0"})
@@ -121,13 +125,16 @@ async def chat_events(
     chat_id: uuid.UUID,
     request: Request,
     identity: AnyIdentity,
-    since: Annotated[int | None, Query(ge=0, description="Resume after this cursor.")] = None,
+    since: Annotated[int | None, Query(ge=0, le=MAX_CURSOR, description="Resume after this cursor.")] = None,
     last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events for one chat. Reconnecting browsers send `Last-Event-ID` and get what they missed
     first. EventSource cannot send headers: pass `?token=` instead of `Authorization`."""
     hub: Hub = request.app.state.hub
-    if since is None and last_event_id and last_event_id.isdigit():
+    if since is None and last_event_id:
+        # What this server sent as `id:` (ASCII digits); "²".isdigit() is true, and 5,000 digits overflow.
+        if not CURSOR.fullmatch(last_event_id.strip()) or int(last_event_id) > MAX_CURSOR:
+            raise Invalid("Last-Event-ID must be a cursor this server sent (a non-negative integer)")
         since = int(last_event_id)
     sub = Subscriber(identity)
     if await hub.subscribe(sub, chat_id, since) is None:
