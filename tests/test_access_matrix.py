@@ -53,6 +53,7 @@ OPS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/chats/{chat_id}/messages"): Op("write", body={"role": "user", "content": "hacked"}),
     ("GET", "/v1/chats/{chat_id}/messages"): Op("read"),
     ("GET", "/v1/messages/{message_id}"): Op("read"),
+    ("DELETE", "/v1/messages/{message_id}"): Op("write"),
     ("POST", "/v1/chats/{chat_id}/artifacts"): Op("write", body={"type": "document", "title": "x",
                                                                  "content_text": "hacked"}),
     ("GET", "/v1/artifacts/{artifact_id}"): Op("read"),

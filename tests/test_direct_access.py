@@ -11,6 +11,7 @@ Supabase's PostgREST role on a database built from Supabase's own SQL.
 
 from __future__ import annotations
 
+import json
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -26,13 +27,16 @@ from .conftest import ApiTarget, User, acting
 
 
 class Rest:
-    """One identity's requests: each call is one transaction, as a PostgREST request is."""
+    """One identity's requests: each call is one transaction, as a PostgREST request is (with the request's
+    headers in ``request.headers``, as PostgREST passes them on)."""
 
-    def __init__(self, target: ApiTarget, identity: Identity) -> None:
+    def __init__(self, target: ApiTarget, identity: Identity, user_agent: str = "test") -> None:
         self.target, self.identity = target, identity
+        self.headers = json.dumps({"user-agent": user_agent, "x-forwarded-for": "203.0.113.7"})
 
     def rows(self, query: str, *params: Any) -> list[dict[str, Any]]:
         with acting(self.target.url, self.identity) as conn:
+            conn.execute("select set_config('request.headers', %s, true)", (self.headers,))
             cur = conn.execute(query, params)
             return cur.fetchall() if cur.description else []
 
@@ -54,8 +58,9 @@ def owner_sql(target: ApiTarget, query: str, *params: Any) -> list[dict[str, Any
 @pytest.fixture(scope="module")
 def people(api_target: ApiTarget) -> dict[str, Any]:
     alice, bob = api_target.make_user("alice"), api_target.make_user("bob")
-    return {"alice": alice, "bob": bob, "as_alice": Rest(api_target, alice.identity),
-            "as_bob": Rest(api_target, bob.identity), "as_anon": Rest(api_target, Identity.anon())}
+    return {"alice": alice, "bob": bob, "as_alice": Rest(api_target, alice.identity, "alice's browser"),
+            "as_bob": Rest(api_target, bob.identity, "bob's browser"),
+            "as_anon": Rest(api_target, Identity.anon(), "a visitor's browser")}
 
 
 def new_chat(rest: Rest, **fields: Any) -> uuid.UUID:
@@ -264,6 +269,7 @@ def test_rpc_share_read_and_fork(people):
     assert [m["content"] for m in shown["messages"]] == ["A weather station with a BME280 sensor", "Here is a BOM."]
     assert shown["artifacts"][0]["version"] == 2 and shown["attachments"] == []
     bob.one("select read_share(%s) as s", share["share_token"])
+    anon.one("select read_share(%s) as s", share["share_token"])  # the same visitor again: not counted
     assert rest.one("select view_count from shared_chats where id = %s", share["id"])["view_count"] == 2
     with pytest.raises(psycopg.Error, match="share not found"):
         anon.rows("select read_share('no-such-token-aaaaaaaaaaaaaaa')")
@@ -332,7 +338,8 @@ def test_rpc_search_and_usage_are_scoped_to_the_caller(people):
     assert totals["is_total"] and not any(r["is_total"] for r in rows[:-1])
     by_agent = {r["key"]: r for r in rows[:-1]}
     assert by_agent["wiringExpert"]["cost_usd"] == Decimal("0.150000")
-    truth = rest.one("select count(*) as n from messages where user_id = %s", alice.id)["n"]
+    # A fork's copies (alice forked her own chat above) are nobody's new spend.
+    truth = rest.one("select count(*) as n from messages where user_id = %s and not is_copy", alice.id)["n"]
     assert totals["messages"] == truth
     assert all(r["key"] != "wiringExpert" for r in bob.rows("select * from usage_summary('agent')"))
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -356,3 +363,150 @@ def test_a_user_created_directly_gets_a_profile(api_target: ApiTarget):
     rest = Rest(api_target, user.identity)
     profile = rest.one("select id, display_name from profiles")
     assert profile["id"] == user.id and profile["display_name"] == "carol"
+
+
+# --- hardening: what the attacks found ------------------------------------------------------------------------
+
+
+def test_ids_cannot_be_chosen_so_a_collision_reveals_nothing(people):
+    """Inserting a row with a chosen id raised a unique violation when another user's row had it."""
+    alice, bob = people["as_alice"], people["as_bob"]
+    chat = new_chat(alice)
+    message = alice.one("insert into messages (chat_id, role) values (%s, 'user') returning id", chat)["id"]
+    for statement, params in (("insert into chats (id) values (%s)", (chat,)),
+                              ("insert into chats (id) values (gen_random_uuid())", ()),
+                              ("insert into messages (id, chat_id, role) values (%s, %s, 'user')", (message, chat)),
+                              ("insert into projects (id, name) values (%s, 'x')", (chat,))):
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            bob.rows(statement, *params)
+
+
+def test_a_version_names_its_author_truthfully(people):
+    alice, rest, bob = people["alice"], people["as_alice"], people["as_bob"]
+    chat, other = new_chat(rest), new_chat(rest)
+    foreign = rest.one("insert into messages (chat_id, role) values (%s, 'user') returning id", other)["id"]
+    artifact = rest.one("insert into artifacts (chat_id, type, title) values (%s, 'document', 'Notes') returning id",
+                        chat)["id"]
+    version = rest.one("insert into artifact_versions (artifact_id, content_text) values (%s, 'v1') "
+                       "returning created_by_user_id", artifact)
+    assert version["created_by_user_id"] == alice.id, "the author defaults to the caller"
+    with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        rest.rows("insert into artifact_versions (artifact_id, content_text, created_by_user_id) "
+                  "values (%s, 'v2', %s)", artifact, people["bob"].id)
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        rest.rows("insert into artifact_versions (artifact_id, content_text, created_by_message_id) "
+                  "values (%s, 'v2', %s)", artifact, foreign)
+    assert rest.one("select total_versions from artifacts where id = %s", artifact)["total_versions"] == 1
+    assert bob.rows("select * from artifact_versions where artifact_id = %s", artifact) == []
+
+
+def test_json_deeper_than_64_levels_is_refused_everywhere(people):
+    rest = people["as_alice"]
+    chat = new_chat(rest)
+
+    def nested(depth: int):
+        value: Any = "leaf"
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    rest.rows("insert into messages (chat_id, role, content_json, metadata) values (%s, 'user', %s, %s)", chat,
+              Jsonb(nested(64)), Jsonb({"k": nested(63)}))
+    for column, value in (("content_json", nested(65)), ("metadata", {"k": nested(300)})):
+        with pytest.raises(psycopg.errors.CheckViolation, match="depth"):
+            rest.rows(f"insert into messages (chat_id, role, {column}) values (%s, 'user', %s)", chat, Jsonb(value))
+    with pytest.raises(psycopg.errors.CheckViolation, match="depth"):
+        rest.rows("update profiles set preferences = %s where id = %s", Jsonb({"x": nested(80)}), people["alice"].id)
+
+
+def test_a_cost_is_bounded_and_a_fork_copies_no_spend(people):
+    rest, bob = people["as_alice"], people["as_bob"]
+    chat = new_chat(rest, is_public=True)
+    with pytest.raises(psycopg.errors.CheckViolation, match="cost_usd"):
+        rest.rows("insert into messages (chat_id, role, agent_model, cost_usd) values (%s, 'assistant', "
+                  "'acme/home-llm', 5000)", chat)
+    rest.rows("insert into messages (chat_id, role, agent_model, input_tokens, cost_usd) "
+              "values (%s, 'assistant', 'acme/home-llm', 1000, 999.5)", chat)
+    spend = bob.one("select total_cost_usd, message_count from profiles where id = %s", people["bob"].id)
+    fork = bob.one("select * from fork_chat(%s)", chat)
+    copied = bob.one("select cost_usd, input_tokens, is_copy from messages where chat_id = %s", fork["id"])
+    assert copied == {"cost_usd": Decimal("999.500000"), "input_tokens": 1000, "is_copy": True}
+    assert (fork["total_cost_usd"], fork["total_input_tokens"], fork["message_count"]) == (0, 0, 1)
+    after = bob.one("select total_cost_usd, message_count from profiles where id = %s", people["bob"].id)
+    assert after["total_cost_usd"] == spend["total_cost_usd"], "a fork is nobody's new spend"
+    assert after["message_count"] == spend["message_count"] + 1
+    assert all(r["key"] != "acme/home-llm" for r in bob.rows("select * from usage_summary('model')"))
+    # Deleting copies subtracts nothing that was never counted.
+    bob.rows("delete from chats where id = %s", fork["id"])
+    assert bob.one("select total_cost_usd from profiles where id = %s", people["bob"].id)["total_cost_usd"] == \
+        spend["total_cost_usd"]
+    assert rest.one("select total_cost_usd from chats where id = %s", chat)["total_cost_usd"] == Decimal("999.5")
+
+
+def test_forks_through_a_share_record_nothing_of_the_private_original(people):
+    rest, bob = people["as_alice"], people["as_bob"]
+    c = conversation(rest)
+    share = rest.one("select * from share_chat(%s)", c["chat"])
+    fork = bob.one("select * from fork_share(%s)", share["share_token"])
+    assert fork["forked_from"] is None
+    lineage = bob.one("select original_chat_id, share_id, fork_point_message_id, via_share from chat_forks "
+                      "where fork_chat_id = %s", fork["id"])
+    assert lineage == {"original_chat_id": None, "share_id": None, "fork_point_message_id": None, "via_share": True}
+    logged = bob.one("select metadata from activity_log where action = 'chat.forked' and entity_id = %s",
+                     fork["id"])["metadata"]
+    assert str(c["chat"]) not in json.dumps(logged) and str(share["id"]) not in json.dumps(logged)
+    assert rest.one("select fork_count from shared_chats where id = %s", share["id"])["fork_count"] == 1
+
+
+def test_budgets_for_forks_and_messages(api_target, people):
+    alice, rest, bob = people["alice"], people["as_alice"], people["as_bob"]
+    chat = new_chat(rest, is_public=True)
+    for n in range(6):
+        rest.rows("insert into messages (chat_id, role, content) values (%s, 'user', %s)", chat, f"m{n}")
+
+    def limit(name: str, value: int) -> int:
+        with psycopg.connect(api_target.owner_url) as conn:
+            old = conn.execute("select value from ohm.limits where name = %s", (name,)).fetchone()[0]
+            conn.execute("update ohm.limits set value = %s where name = %s", (value, name))
+        return old
+
+    old = limit("fork_messages", 5)
+    try:
+        with pytest.raises(psycopg.Error, match="at most 5 messages") as refused:
+            bob.rows("select * from fork_chat(%s)", chat)
+        assert refused.value.sqlstate == "PT413"
+        bob.rows("select * from fork_chat(%s, (select id from messages where chat_id = %s and sequence_number = 5))",
+                 chat, chat)
+    finally:
+        limit("fork_messages", old)
+    made = bob.one("select count(*) as n from chat_forks where created_at > now() - interval '1 hour'")["n"]
+    old = limit("forks_per_hour", made + 1)
+    try:
+        bob.rows("select * from fork_chat(%s)", chat)
+        with pytest.raises(psycopg.Error, match="too many forks") as refused:
+            bob.rows("select * from fork_chat(%s)", chat)
+        assert refused.value.sqlstate == "PT429"
+    finally:
+        limit("forks_per_hour", old)
+    owned = rest.one("select message_count from profiles where id = %s", alice.id)["message_count"]
+    old = limit("messages_per_user", owned + 1)
+    try:
+        rest.rows("insert into messages (chat_id, role) values (%s, 'user')", chat)
+        with pytest.raises(psycopg.Error, match="message budget") as refused:
+            rest.rows("insert into messages (chat_id, role) values (%s, 'user')", chat)
+        assert refused.value.sqlstate == "PT413"
+    finally:
+        limit("messages_per_user", old)
+
+
+def test_hardware_documents_have_a_size_cap(api_target, people):
+    rest = people["as_alice"]
+    chat = new_chat(rest)
+    bom = rest.one("insert into artifacts (chat_id, type, title) values (%s, 'bom', 'BOM') returning id", chat)["id"]
+    with psycopg.connect(api_target.owner_url) as conn:
+        cap = conn.execute("select value from ohm.limits where name = 'bom_parts'").fetchone()[0]
+    with pytest.raises(psycopg.errors.CheckViolation, match="at most"):
+        rest.rows("insert into artifact_versions (artifact_id, content_json) values (%s, %s)", bom,
+                  Jsonb({"parts": [{"name": f"R{i}"} for i in range(cap + 1)]}))
+    rest.rows("insert into artifact_versions (artifact_id, content_json) values (%s, %s)", bom,
+              Jsonb({"parts": [{"name": f"R{i}"} for i in range(cap)]}))

@@ -296,12 +296,19 @@ def test_uploads_up_to_the_upload_limit_pass_the_general_body_limit(database_url
         assert chat.status_code == 413
 
 
-def test_a_stored_name_with_line_breaks_cannot_break_the_download(api, user, app_url):
-    """A direct SQL update may write any name; the Content-Disposition header stays one safe line."""
+def test_a_stored_name_with_line_breaks_cannot_break_the_download(api, user, app_url, database_url):
+    """A name with CR/LF made /content a 500. The database now refuses one (a direct SQL update could write
+    it); a row stored before still downloads, with the Content-Disposition header one safe line."""
     body = upload(api, user, png(seed=81), "ok.png", category="photo").json()
-    with acting(app_url, user.identity) as conn:
-        conn.execute("update public.attachments set filename = %s where id = %s",
-                     ("evil\r\nSet-Cookie: x=1\r\n.png", body["id"]))
+    evil = "evil\r\nSet-Cookie: x=1\r\n.png"
+    with pytest.raises(psycopg.errors.CheckViolation):
+        with acting(app_url, user.identity) as conn:
+            conn.execute("update public.attachments set filename = %s where id = %s", (evil, body["id"]))
+    with psycopg.connect(database_url) as conn:  # a row from before the constraint
+        conn.execute("alter table public.attachments drop constraint attachments_filename_printable")
+        conn.execute("update public.attachments set filename = %s where id = %s", (evil, body["id"]))
+        conn.execute("alter table public.attachments add constraint attachments_filename_printable "
+                     "check (filename !~ '[[:cntrl:]]') not valid")
     response = api.get(body["content_url"], headers=auth(user))
     assert response.status_code == 200 and response.content == png(seed=81)
     disposition = response.headers["content-disposition"]

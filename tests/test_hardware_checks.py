@@ -332,3 +332,31 @@ def test_platformio_zip_layout_and_ini():
         exports.platformio_zip([SourceFile("main.cpp")], [Part("resistor")], name="x")
     derived = zipfile.ZipFile(io.BytesIO(exports.platformio_zip([SourceFile("main.cpp")], [esp32()], name="x")))
     assert "board = esp32dev" in derived.read("platformio.ini").decode()
+
+
+def test_platformio_export_cannot_be_made_to_run_anything():
+    """Newlines in the project name, framework, board or libraries became new lines of platformio.ini
+    (`extra_scripts = pre:...` runs on the maker's PC at `pio run`), and files under lib/ were exported as
+    they were (a library.json may name an extraScript)."""
+    injected = "arduino\nextra_scripts = pre:evil.py"
+    for field, value in (("framework", injected), ("board", "esp32dev\n[env:x]\nextra_scripts = pre:evil.py"),
+                         ("platform", "espressif32\nextra_scripts=pre:evil.py")):
+        with pytest.raises(exports.ExportError, match="platformio.ini can hold"):
+            exports.platformio_zip([SourceFile("main.cpp", **{field: value, "platform": "esp32"}
+                                               if field != "platform" else {field: value})], [esp32()], name="x")
+    with pytest.raises(exports.ExportError, match="library"):
+        exports.platformio_zip([SourceFile("main.cpp", platform="esp32",
+                                           libraries=["Wire\nextra_scripts = pre:evil.py"])], [esp32()], name="x")
+    files = [SourceFile("src/main.cpp", "void setup(){}", platform="esp32"),
+             SourceFile("lib/evil/library.json", '{"build": {"extraScript": "evil.py"}}'),
+             SourceFile("lib/evil/evil.py", "import os"), SourceFile("extra.py", "import os"),
+             SourceFile("boards/custom.json", "{}"), SourceFile("platformio.ini", "[env:x]\nextra_scripts = a.py"),
+             SourceFile("src/deeper/util.h", "#pragma once"), SourceFile("data/config.json", "{}")]
+    archive = zipfile.ZipFile(io.BytesIO(exports.platformio_zip(files, [esp32()],
+                                                                name="Station\n[env:evil]\nextra_scripts = pre:x.py")))
+    assert sorted(archive.namelist()) == ["README.md", "data/config.json", "platformio.ini", "src/deeper/util.h",
+                                          "src/main.cpp"]
+    ini = archive.read("platformio.ini").decode()
+    assert "extra_scripts" not in ini.replace("; Station [env:evil] extra_scripts", "")
+    assert [line for line in ini.splitlines() if line.startswith("[")] == ["[platformio]", "[env:esp32dev]"]
+    assert "lib/evil/library.json" in archive.read("README.md").decode()

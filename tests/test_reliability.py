@@ -81,8 +81,9 @@ def test_100_concurrent_share_views_count_exactly(http, user, live_server):
     ok(http.post(f"/v1/chats/{chat}/messages", headers=auth(user), json={"role": "user", "content": "hi"}), 201)
     token = ok(http.post(f"/v1/chats/{chat}/shares", headers=auth(user), json={}), 201)["token"]
 
-    def view(_: int) -> int:
-        return httpx.get(f"{live_server}/v1/shares/{token}", timeout=60).status_code
+    def view(n: int) -> int:  # 100 visitors (a view counts once per visitor and day)
+        return httpx.get(f"{live_server}/v1/shares/{token}", headers={"User-Agent": f"visitor-{n}"},
+                         timeout=60).status_code
 
     with concurrent.futures.ThreadPoolExecutor(25) as pool:
         assert set(pool.map(view, range(100))) == {200}
@@ -414,3 +415,71 @@ def test_a_body_read_together_with_its_head_is_not_mistaken_for_a_large_head(dat
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
         answer = raw_request(base, head + body, piece=len(head + body))  # one write: one or two reads
         assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
+
+
+# --- a message that bricked its chat -------------------------------------------------------------------------
+
+
+def test_json_nested_too_deep_is_refused_and_an_old_one_neither_bricks_its_chat_nor_stays(new_database, tmp_path):
+    """content_json or metadata nested 256-990 levels passed validation, was stored, and from then on every
+    read of the chat was a 500, with no way to delete one message.  Now the API and the database refuse more
+    than 64 levels, a row stored before is shown with its too-deep part replaced, and DELETE
+    /v1/messages/{id} removes it with its replies."""
+    from ohm.db.migrate import migrate
+    from ohm.db.target import derive_app_url
+
+    from .conftest import server_user_maker
+
+    url = new_database()
+    migrate(url)
+    user = server_user_maker(derive_app_url(url, os.environ.get("OHM_APP_DB_PASSWORD") or None))("deep")
+    deep: object = "leaf"
+    for _ in range(600):
+        deep = [deep]
+    with make_app(url, tmp_path, rate_limit_writes="off") as client:
+        chat = client.post("/v1/chats", headers=auth(user), json={"is_public": True}).json()["id"]
+        first = client.post(f"/v1/chats/{chat}/messages", headers=auth(user), json={"role": "user", "content": "hi"})
+        refused = client.post(f"/v1/chats/{chat}/messages", headers=auth(user),
+                              json={"role": "assistant", "content": "x", "content_json": deep})
+        assert refused.status_code == 422 and "64 levels" in refused.json()["detail"]
+        # A row from before the limit (the constraint is NOT VALID: old rows stay as they were).
+        with psycopg.connect(url) as conn:
+            conn.execute("alter table messages drop constraint messages_content_json_depth")
+            conn.execute("insert into messages (chat_id, user_id, role, content, content_json) "
+                         "values (%s, %s, 'assistant', 'bricked', %s)", (chat, user.id, psycopg.types.json.Jsonb(deep)))
+            conn.execute("alter table messages add constraint messages_content_json_depth "
+                         "check (not jsonb_path_exists(content_json, '$.**{65}')) not valid")
+        for path, headers in ((f"/v1/chats/{chat}", auth(user)), (f"/v1/chats/{chat}", {}),
+                              (f"/v1/chats/{chat}/messages", auth(user))):
+            response = client.get(path, headers=headers)
+            assert response.status_code == 200, (path, response.text[:200])
+            assert "nested deeper than 64 levels" in response.text
+        token = client.post(f"/v1/chats/{chat}/shares", headers=auth(user)).json()["token"]
+        assert client.get(f"/v1/shares/{token}").status_code == 200
+        assert client.get(f"/share/{token}").status_code == 200
+        bricked = client.get(f"/v1/chats/{chat}", headers=auth(user)).json()["messages"][-1]["id"]
+        assert client.delete(f"/v1/messages/{bricked}", headers={}).status_code == 401
+        assert client.delete(f"/v1/messages/{bricked}", headers=auth(user)).status_code == 204
+        left = client.get(f"/v1/chats/{chat}", headers=auth(user)).json()
+        assert [m["id"] for m in left["messages"]] == [first.json()["id"]] and left["message_count"] == 1
+
+
+def test_deleting_a_message_takes_its_replies_and_is_announced(user, other_user, database_url, tmp_path, app_url):
+    with make_app(database_url, tmp_path, rate_limit_writes="off") as client:
+        chat = client.post("/v1/chats", headers=auth(user), json={}).json()["id"]
+        ids = [client.post(f"/v1/chats/{chat}/messages", headers=auth(user),
+                           json={"role": "user", "content": f"m{n}"}).json()["id"] for n in range(4)]
+        branch = client.post(f"/v1/chats/{chat}/messages", headers=auth(user),
+                             json={"role": "user", "content": "edit", "parent_id": ids[0]}).json()["id"]
+        assert client.delete(f"/v1/messages/{ids[1]}", headers=auth(other_user)).status_code == 404
+        gone = client.delete(f"/v1/messages/{ids[1]}", headers=auth(user))
+        assert gone.status_code == 204 and gone.headers["ohm-deleted-messages"] == "3"
+        state = client.get(f"/v1/chats/{chat}", headers=auth(user)).json()
+        assert state["message_count"] == 2 and state["current_leaf_id"] == branch
+        after = client.post(f"/v1/chats/{chat}/messages", headers=auth(user), json={"role": "user", "content": "n"})
+        assert after.json()["sequence_number"] == 6, "numbers are not reused"
+        assert client.delete(f"/v1/messages/{ids[1]}", headers=auth(user)).status_code == 404
+    with acting(app_url, user.identity) as conn:
+        event = conn.execute("select entity_id, data from realtime_events where chat_id = %s and "
+                             "kind = 'message.deleted'", (chat,)).fetchall()
+    assert event == [{"entity_id": uuid.UUID(ids[1]), "data": {"sequence_number": 2, "deleted": 3}}]

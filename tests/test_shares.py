@@ -161,16 +161,36 @@ def test_expired_and_unknown_tokens_are_404(alice, anon, conversation, app_url):
 
 
 def test_concurrent_views_count_exactly(alice, conversation, live_server):
+    """100 visitors at once (one user agent each) count 100 views."""
     chat, _, _ = conversation
     share = post(alice, f"/v1/chats/{chat.id}/shares")
 
-    def view(_: int) -> int:
-        return httpx.get(f"{live_server}/v1/shares/{share['token']}", timeout=60).status_code
+    def view(n: int) -> int:
+        return httpx.get(f"{live_server}/v1/shares/{share['token']}", headers={"User-Agent": f"browser-{n}"},
+                         timeout=60).status_code
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=20) as pool:
         assert set(pool.map(view, range(100))) == {200}
     assert get(alice, f"/v1/chats/{chat.id}/shares")[0]["view_count"] == 100
     assert get(alice, f"/v1/chats/{chat.id}/shares")[0]["last_viewed_at"] is not None
+
+
+def test_one_visitor_counts_once_a_day_and_the_log_gets_one_row_an_hour(alice, conversation, live_server, app_url,
+                                                                        user):
+    """Each anonymous view used to bump view_count and write an activity row, without limit."""
+    chat, _, _ = conversation
+    share = post(alice, f"/v1/chats/{chat.id}/shares")
+    for _ in range(50):
+        assert httpx.get(f"{live_server}/v1/shares/{share['token']}", timeout=30).status_code == 200
+        assert httpx.get(f"{live_server}/share/{share['token']}", timeout=30).status_code == 200
+    assert get(alice, f"/v1/chats/{chat.id}/shares")[0]["view_count"] == 1
+    for n in range(20):
+        httpx.get(f"{live_server}/v1/shares/{share['token']}", headers={"User-Agent": f"other-{n}"}, timeout=30)
+    assert get(alice, f"/v1/chats/{chat.id}/shares")[0]["view_count"] == 21
+    with acting(app_url, Identity.service()) as conn:
+        logged = conn.execute("select count(*) as n from activity_log where action = 'share.viewed' "
+                              "and entity_id = %s", (share["id"],)).fetchone()["n"]
+    assert logged == 1, "one share.viewed row per share and hour, however many visitors"
 
 
 # --- forks ------------------------------------------------------------------------------------------
@@ -243,8 +263,9 @@ def test_lineage_of_a_fork_of_a_fork(alice, bob, conversation):
     first = post(bob, f"/v1/shares/{share['token']}/fork")["id"]
     second = post(bob, f"/v1/chats/{first}/fork")["id"]
     lineage = get(bob, f"/v1/chats/{second}/lineage")
+    # Through a share, the private original is not named: neither its id nor its title.
     assert [(a["depth"], a["chat_id"], a["readable"]) for a in lineage["ancestors"]] == [
-        (1, first, True), (2, str(chat.id), False)]
+        (1, first, True), (2, None, False)]
     assert lineage["ancestors"][1]["title"] is None, "alice's private chat keeps its title"
     assert lineage["ancestors"][1]["via_share"] is True
     assert [f["chat_id"] for f in get(bob, f"/v1/chats/{first}/lineage")["forks"]] == [second]

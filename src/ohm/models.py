@@ -48,7 +48,9 @@ class Usage(Input):
 
     input_tokens: NonNegInt = 0
     output_tokens: NonNegInt = 0
-    cost_usd: Annotated[Decimal, Field(ge=0, max_digits=14, decimal_places=6)] | None = None
+    cost_usd: Annotated[Decimal, Field(ge=0, le=1000, max_digits=14, decimal_places=6,
+                                       description="What the answer cost, if the agent knows (at most $1,000); "
+                                                   "used only for models without a known price.")] | None = None
 
 
 # --- chats ----------------------------------------------------------------------------------------

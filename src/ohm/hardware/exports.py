@@ -11,7 +11,15 @@ from collections.abc import Iterable
 
 import yaml
 
-from ohm.hardware.checks import DEFAULT_BOARDS, board_platform, bom_platforms, bom_totals, colour_code, platform_of
+from ohm.hardware.checks import (
+    DEFAULT_BOARDS,
+    LIBRARY,
+    board_platform,
+    bom_platforms,
+    bom_totals,
+    colour_code,
+    platform_of,
+)
 from ohm.hardware.model import Part, SourceFile, Wire
 
 LCSC_NUMBER = re.compile(r"^C\d{3,}$")
@@ -110,20 +118,40 @@ def wireviz_yaml(parts: list[Part], wires: list[Wire], *, title: str | None = No
 # --- PlatformIO ------------------------------------------------------------------------------------------------------
 
 SOURCE_EXTENSIONS = {".c", ".cpp", ".cc", ".cxx", ".h", ".hpp", ".ino", ".s", ".S"}
-PROJECT_DIRS = ("src/", "include/", "lib/", "test/", "data/", "boards/")
+# What `pio run` builds without running anything of the project's: sources, headers, tests and data. Not
+# exported: lib/ (a library's library.json can name an extraScript that runs at build time), boards/,
+# Python files (extra_scripts), and a platformio.ini of the agent's (OHM writes its own).
+EXPORTED_DIRS = ("src/", "include/", "test/", "data/")
+# Values written into platformio.ini: one line each, nothing that could start another key or section.
+PLATFORM_VALUE = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}|https://[\w.\-/~%]+")
+BOARD_VALUE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+\-]{0,63}")
+FRAMEWORK_VALUE = re.compile(r"[a-z0-9][a-z0-9_\-]*(?:, ?[a-z0-9][a-z0-9_\-]*)*")
+CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class ExportError(ValueError):
     pass
 
 
-def _safe_path(filename: str) -> str:
+def _safe_path(filename: str) -> str | None:
+    """Where a file goes in the exported project, or None when it is not exported (see EXPORTED_DIRS)."""
     path = posixpath.normpath(filename.replace("\\", "/")).lstrip("/")
-    if path.startswith("..") or path in (".", ""):
+    if path.startswith("..") or path in (".", "") or CONTROL.search(path):
         raise ExportError(f"file name {filename!r} leaves the project")
-    if path.startswith(PROJECT_DIRS) or path in ("platformio.ini", "README.md"):
+    if path.endswith(".py") or posixpath.basename(path) in ("platformio.ini", "library.json", "library.properties"):
+        return None
+    if path.startswith(EXPORTED_DIRS) or path == "README.md":
         return path
-    return f"src/{path}" if posixpath.splitext(path)[1] in SOURCE_EXTENSIONS else path
+    if "/" not in path and posixpath.splitext(path)[1] in SOURCE_EXTENSIONS:
+        return f"src/{path}"
+    return None
+
+
+def _ini_value(kind: str, value: str, pattern: re.Pattern[str]) -> str:
+    if not pattern.fullmatch(value):
+        raise ExportError(f"{kind} {value!r} is not a value platformio.ini can hold (one line of "
+                          f"{pattern.pattern})")
+    return value
 
 
 def platformio_target(files: list[SourceFile], parts: list[Part]) -> tuple[str, str, str]:
@@ -151,13 +179,17 @@ def platformio_zip(files: list[SourceFile], parts: list[Part], *, name: str, uni
     if not chosen:
         raise ExportError(f"no files in success unit {unit}")
     platform, board, framework = platformio_target(chosen, parts)
+    platform = _ini_value("platform", platform, PLATFORM_VALUE)
+    board = _ini_value("board", board, BOARD_VALUE)
+    framework = _ini_value("framework", framework, FRAMEWORK_VALUE)
     libraries: list[str] = []
     for f in chosen:
         for library in f.libraries:
             if library.strip() and library.strip() not in libraries:
-                libraries.append(library.strip())
+                libraries.append(_ini_value("library", library.strip(), LIBRARY))
     env = re.sub(r"[^A-Za-z0-9_-]", "_", board)
-    ini = ["; PlatformIO project exported from OHM", f"; {name}" + (f", success unit {target}" if target else ""), "",
+    title = CONTROL.sub(" ", name)
+    ini = ["; PlatformIO project exported from OHM", f"; {title}" + (f", success unit {target}" if target else ""), "",
            "[platformio]", f"default_envs = {env}", "", f"[env:{env}]", f"platform = {platform}", f"board = {board}",
            f"framework = {framework}", "monitor_speed = 115200"]
     if libraries:
@@ -167,8 +199,12 @@ def platformio_zip(files: list[SourceFile], parts: list[Part], *, name: str, uni
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("platformio.ini", "\n".join(ini) + "\n")
         written = {"platformio.ini"}
+        skipped = []
         for f in sorted(chosen, key=lambda f: (f.success_unit or 0, f.position)):
             path = _safe_path(f.filename)
+            if path is None:
+                skipped.append(CONTROL.sub(" ", f.filename))
+                continue
             if path in written:
                 raise ExportError(f"two files would be written to {path}")
             written.add(path)
@@ -180,6 +216,9 @@ def platformio_zip(files: list[SourceFile], parts: list[Part], *, name: str, uni
                 lines += ["Success units: " + ", ".join(
                     f"{u}: " + ", ".join(f.filename for f in files if f.success_unit == u) for u in units),
                     f"This export contains units up to {target}.", ""]
+            if skipped:
+                lines += ["Not exported (only src/, include/, test/ and data/ are; nothing that runs at build "
+                          "time): " + ", ".join(skipped), ""]
             archive.writestr("README.md", "\n".join(lines))
     return buffer.getvalue()
 

@@ -17,7 +17,7 @@ from psycopg import errors, sql
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge
+from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge, TooMany
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -25,7 +25,8 @@ KiB = 1024
 
 # SQLSTATEs PostgREST turns into HTTP statuses (PTxyz = status xyz), raised by the functions in `public`
 # (migration 0026) with a message meant for the caller.
-RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT422": Invalid, "PT413": TooLarge}
+RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT422": Invalid, "PT413": TooLarge,
+                                       "PT429": TooMany}
 
 
 def _primary(exc: psycopg.Error) -> str:
@@ -51,6 +52,10 @@ def database_errors(not_found: str = "not found") -> Iterator[None]:
         raise NotFound(not_found) from None
     except errors.CheckViolation as exc:
         name = exc.diag.constraint_name or ""
+        if name.endswith("_depth"):
+            raise Invalid(f"JSON nested deeper than 64 levels ({name})") from None
+        if name.endswith("_limit"):
+            raise TooLarge(_primary(exc)) from None
         if any(part in name for part in ("content", "metadata", "_json")):
             raise TooLarge(f"value too large ({name})") from None
         raise Invalid(f"value not allowed ({name})") from None
@@ -170,7 +175,30 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
+MAX_JSON_DEPTH = 64
+TOO_DEEP = "[nested deeper than 64 levels: not shown]"
+
+
+def cap_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> Any:
+    """A copy of ``value`` whose containers below ``limit`` levels are replaced by a marker.
+
+    New rows cannot nest deeper (the database refuses them, migration 0028); rows written before could,
+    and a serialiser that gives up on them must not make their whole chat unreadable."""
+    def copy(item: Any, depth: int) -> Any:
+        if isinstance(item, dict):
+            return TOO_DEEP if depth >= limit else {k: copy(v, depth + 1) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return TOO_DEEP if depth >= limit else [copy(v, depth + 1) for v in item]
+        return item
+
+    return copy(value, 0)
+
+
 def json_bytes(document: Any) -> bytes:
     """JSON as the API's models write it (UUIDs and datetimes as pydantic does, UTC as Z, Decimals as
     strings), for documents built from rows without a model in between."""
-    return orjson.dumps(document, default=_json_default, option=orjson.OPT_UTC_Z)
+    try:
+        return orjson.dumps(document, default=_json_default, option=orjson.OPT_UTC_Z)
+    except TypeError:  # orjson stops at 255 levels: a row from before the depth limit
+        return orjson.dumps(cap_depth(document, MAX_JSON_DEPTH + 8), default=_json_default,
+                            option=orjson.OPT_UTC_Z)

@@ -156,7 +156,7 @@ async def daily_by_agent(db: Database, identity: Identity, start: datetime, end:
                          user_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
     """Cost and messages per UTC day and agent (for the usage chart)."""
     owner = _scope(identity, user_id)
-    where, params = ["m.created_at >= %s", "m.created_at < %s"], [start, end]
+    where, params = ["m.created_at >= %s", "m.created_at < %s", "not m.is_copy"], [start, end]
     if owner is not None:
         where.append("m.user_id = %s")
         params.append(owner)

@@ -35,6 +35,13 @@ class TooLarge(StoreError):
     title = "Content too large"
 
 
+class TooMany(StoreError):
+    """A budget per time is used up (forks per hour): retry later."""
+
+    status = 429
+    title = "Too many requests"
+
+
 class Forbidden(StoreError):
     status = 403
     title = "Forbidden"

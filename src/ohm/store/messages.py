@@ -225,6 +225,31 @@ async def _page_rows(db: Database, identity: Identity, chat_id: uuid.UUID, leaf_
     return rows[:limit], len(rows) > limit
 
 
+async def delete_message(db: Database, identity: Identity, message_id: uuid.UUID) -> int:
+    """Delete a message with every reply below it (its subtree); the owner only. Returns how many went.
+
+    Sequence numbers are not reused (the chat's next message continues after the highest ever given);
+    the chat's counters and totals are adjusted; if the active branch's tip was deleted, the chat shows
+    its newest remaining branch. Watchers get one message.deleted event."""
+    async with db.acting_as(identity) as conn:
+        with database_errors("message not found"):
+            # The whole subtree in one statement: one trigger run and one event, and no cascade that would
+            # recurse once per level of a long chain.
+            cur = await conn.execute(
+                """with recursive doomed as (
+                     select m.id, m.chat_id from public.messages m where m.id = %s
+                     union all
+                     select m.id, m.chat_id from public.messages m join doomed d on m.chat_id = d.chat_id
+                                                                  and m.parent_id = d.id
+                   )
+                   delete from public.messages m using doomed d where m.chat_id = d.chat_id and m.id = d.id""",
+                (message_id,))
+            count = cur.rowcount
+    if count == 0:
+        raise NotFound("message not found")
+    return count
+
+
 async def get_message(db: Database, identity: Identity, message_id: uuid.UUID) -> MessageDetail:
     async with db.acting_as(identity) as conn:
         cur = await conn.execute(

@@ -8,6 +8,7 @@ share and chat tables stay closed to everyone else.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -81,12 +82,13 @@ async def revoke_share(db: Database, identity: Identity, token: str) -> Share:
 
 
 async def read_share(db: Database, identity: Identity, token: str, *, count_view: bool = True,
-                     signing_secret: str | None = None) -> ShareSnapshot:
+                     signing_secret: str | None = None, visitor: str | None = None) -> ShareSnapshot:
     """The snapshot behind a token (anyone may ask); unknown, revoked and expired are all 404.
 
+    A view counts once per ``visitor`` (an opaque key: the API's hash of address and user agent) and day.
     With ``signing_secret`` each upload in the shared branch comes with a signed link to its bytes."""
     async with db.acting_as(identity) as conn:
-        shared = await snapshot(conn, token, count_view=count_view)
+        shared = await snapshot(conn, token, count_view=count_view, visitor=visitor)
         cur = await conn.execute("select * from ohm.share_attachments(%s)", (token,))
         rows = await cur.fetchall()
     if rows:
@@ -97,10 +99,16 @@ async def read_share(db: Database, identity: Identity, token: str, *, count_view
     return shared
 
 
-async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool) -> ShareSnapshot:
+def visitor_key(address: str | None, user_agent: str | None) -> str:
+    """Who is viewing, as far as counting views goes: not stored in the clear."""
+    return hashlib.sha256(f"{address or ''}|{user_agent or ''}".encode()).hexdigest()[:32]
+
+
+async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool, visitor: str | None = None
+                   ) -> ShareSnapshot:
     """``read_share`` inside a transaction the caller already holds."""
     check_token(token)
-    cur = await conn.execute("select ohm.share_snapshot(%s, %s) as snapshot", (token, count_view))
+    cur = await conn.execute("select ohm.share_snapshot(%s, %s, %s) as snapshot", (token, count_view, visitor))
     row = await cur.fetchone()
     if row is None or row["snapshot"] is None:
         raise NotFound(NOT_FOUND)

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from ohm.api.deps import AnyIdentity, Db
+from ohm.api.routes.shares import visitor
 from ohm.auth import InvalidToken
 from ohm.store import analytics, shares
 from ohm.store.errors import NotFound
@@ -42,7 +43,8 @@ HEADERS = {
 @router.get("/share/{token}", response_class=HTMLResponse)
 async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity) -> HTMLResponse:
     try:
-        snapshot = await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret)
+        snapshot = await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret,
+                                           visitor=visitor(request))
     except NotFound:
         return templates.TemplateResponse(request, "not_found.html", {}, status_code=404, headers=HEADERS)
     return templates.TemplateResponse(request, "share.html", {"snapshot": snapshot}, headers=HEADERS)

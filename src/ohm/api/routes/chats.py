@@ -101,6 +101,15 @@ async def list_messages(
                     media_type="application/json")
 
 
+@router.delete("/messages/{message_id}", status_code=status.HTTP_204_NO_CONTENT, tags=["chats"],
+               responses={404: {"description": "No such message, or not yours."}})
+async def delete_message(message_id: uuid.UUID, db: Db, identity: SignedIn) -> Response:
+    """Delete a message and every reply below it (the owner only). Sequence numbers are not reused; if the
+    active branch ended in the deleted part, the chat shows its newest remaining branch."""
+    deleted = await message_store.delete_message(db, identity, message_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT, headers={"OHM-Deleted-Messages": str(deleted)})
+
+
 @router.get("/messages/{message_id}", response_model=MessageDetail, tags=["chats"],
             responses={404: {"description": "No such message, or not yours to see."}})
 async def get_message(message_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:

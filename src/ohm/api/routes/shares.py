@@ -14,6 +14,12 @@ from ohm.store import forks, shares
 
 router = APIRouter(prefix="/v1", tags=["shares and forks"])
 
+
+def visitor(request: Request) -> str:
+    """A view counts once per visitor and day: the client's address (as the server sees it, behind trusted
+    proxies their X-Forwarded-For) and user agent, hashed."""
+    return shares.visitor_key(request.client.host if request.client else None, request.headers.get("user-agent"))
+
 Token = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
 GONE = {404: {"description": "Unknown, revoked or expired (never told apart)."}}
 
@@ -37,7 +43,8 @@ async def list_shares(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> list[Sh
 async def read_share(token: Token, request: Request, db: Db, identity: AnyIdentity) -> Response:
     """The snapshot behind a share token. No sign-in needed; each read counts one view. Uploads in the
     shared branch come with signed links to their bytes (valid for an hour)."""
-    return json_response(await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret))
+    return json_response(await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret,
+                                                 visitor=visitor(request)))
 
 
 @router.delete("/shares/{token}", response_model=Share, responses=GONE)
