@@ -208,3 +208,41 @@ def _run_as_normal_user(data: Path, uid: int, unprivileged_user: str) -> None:
     # The server ran as that user, not as root or a helper account.
     assert (data / "pg").stat().st_uid == uid
     assert wait_stopped(data)
+
+
+def test_the_embedded_server_lets_only_ohm_in(tmp_path):
+    """initdb runs with trust authentication: any local user reaching the socket could log in as
+    ohm_authenticator and become service_role.  Now the role needs a password kept (0600) in the data dir,
+    and the socket is the server user's alone."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from ohm.db.embedded import EmbeddedPostgres
+
+    data = tmp_path / "ohm-data"
+    with serving(data) as (_, base):
+        assert httpx.get(f"{base}/healthz").json()["database"] == "ok (anon)"
+        password_file = data / "app_db_password"
+        assert password_file.stat().st_mode & 0o777 == 0o600 and len(password_file.read_text().strip()) >= 32
+        server = EmbeddedPostgres(data)
+        server.start()
+        try:
+            params = conninfo_to_dict(server.app_url)
+            assert params["password"] == password_file.read_text().strip()
+            without = make_conninfo(**{k: v for k, v in params.items() if k != "password"})
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(without, connect_timeout=5).close()
+            wrong = make_conninfo(**{**params, "password": "guess"})
+            with pytest.raises(psycopg.OperationalError, match="password"):
+                psycopg.connect(wrong, connect_timeout=5).close()
+            with psycopg.connect(server.app_url, connect_timeout=5) as conn:
+                assert conn.execute("select current_user").fetchone()[0] == "ohm_authenticator"
+            with psycopg.connect(server.admin_url) as conn:
+                directory = conn.execute("show unix_socket_directories").fetchone()[0].split(",")[0]
+                port = conn.execute("show port").fetchone()[0]
+                pending = conn.execute("select setting from pg_file_settings "
+                                       "where name = 'unix_socket_permissions' and applied is not null").fetchall()
+            assert stat.S_IMODE((Path(directory) / f".s.PGSQL.{port}").stat().st_mode) == 0o700
+            assert ("0700",) in pending, "and from the next start on, as the server creates it"
+        finally:
+            server.stop()

@@ -148,26 +148,30 @@ class Settings(BaseSettings):
                 "OHM_JWT_SECRET is not set. With OHM_DATABASE_URL set, configure the "
                 "JWT secret (on Supabase: Project Settings -> API -> JWT secret)."
             )
-        path = self.data_dir / JWT_SECRET_FILE
-        if path.exists():
-            return path.read_text().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        # Write a private temp file, then hard-link it into place: linking is
-        # atomic and fails if another process got there first, so two
-        # processes starting together end up agreeing on one secret.
-        tmp = self.data_dir / f".{JWT_SECRET_FILE}.{os.getpid()}.{secrets.token_hex(4)}"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secrets.token_urlsafe(48).encode())
-        finally:
-            os.close(fd)
-        try:
-            os.link(tmp, path)
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink()
+        return kept_secret(self.data_dir / JWT_SECRET_FILE)
+
+
+def kept_secret(path: Path) -> str:
+    """A random secret kept (mode 0600) in ``path``, made on first use.
+
+    Written to a private temp file, then hard-linked into place: linking is atomic and fails if
+    another process got there first, so two processes starting together end up agreeing on one."""
+    if path.exists():
         return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_urlsafe(48).encode())
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
 
 
 class ConfigError(Exception):

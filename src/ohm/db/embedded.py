@@ -18,12 +18,15 @@ import psycopg
 from psycopg import errors, sql
 from psycopg.conninfo import make_conninfo
 
-from ohm.config import APP_ROLE
+from ohm.config import APP_ROLE, kept_secret
 
 log = logging.getLogger(__name__)
 
 DATABASE = "ohm"
 SUPERUSER = "postgres"
+APP_PASSWORD_FILE = "app_db_password"
+# ohm_authenticator logs in with its password; the first matching line of pg_hba.conf decides.
+HBA_LINE = f"local all {APP_ROLE} scram-sha-256  # added by OHM: the API role needs its password"
 
 
 def _server_module():
@@ -75,8 +78,38 @@ class EmbeddedPostgres:
         return self.conninfo(SUPERUSER, DATABASE)
 
     @property
+    def app_password(self) -> str:
+        """ohm_authenticator's password: generated once, kept (0600) in the data dir."""
+        return kept_secret(self.data_dir / APP_PASSWORD_FILE)
+
+    @property
     def app_url(self) -> str:
-        return self.conninfo(APP_ROLE, DATABASE)
+        return make_conninfo(self.conninfo(APP_ROLE, DATABASE), password=self.app_password)
+
+    def secure(self) -> None:
+        """Close the server to everyone but this OHM (once the migrations have created the API role).
+
+        initdb runs with trust authentication, and the server's socket may sit in a world-readable
+        runtime directory: any local user could have connected as ohm_authenticator, which may become
+        service_role.  Now the role has a generated password that pg_hba.conf requires (scram-sha-256),
+        and the socket file is the server user's alone (mode 0700; root still connects)."""
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            if conn.execute("select 1 from pg_roles where rolname = %s", [APP_ROLE]).fetchone() is None:
+                return
+            conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(APP_ROLE),
+                                                                    sql.Literal(self.app_password)))
+            hba = Path(conn.execute("show hba_file").fetchone()[0])
+            lines = hba.read_text().splitlines()
+            if HBA_LINE not in lines:
+                hba.write_text("\n".join([HBA_LINE, *lines]) + "\n")  # in place: owner and mode stay
+                conn.execute("select pg_reload_conf()")
+            if conn.execute("show unix_socket_permissions").fetchone()[0] != "0700":
+                conn.execute("alter system set unix_socket_permissions = '0700'")  # from the next start
+            directory = conn.execute("show unix_socket_directories").fetchone()[0].split(",")[0].strip()
+            port = conn.execute("show port").fetchone()[0]
+        socket = Path(directory) / f".s.PGSQL.{port}"
+        if socket.exists():
+            socket.chmod(0o700)  # now
 
     @property
     def server_pid(self) -> int:

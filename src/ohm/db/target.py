@@ -101,6 +101,8 @@ def open_target(settings: Settings, *, run_migrations: bool = True) -> Iterator[
             report = migrate(admin_url, connect_timeout=settings.db_connect_timeout)
             if password and not embedded:
                 set_app_role_password(admin_url, password, connect_timeout=settings.db_connect_timeout)
+        if embedded is not None:
+            embedded.secure()
         yield DatabaseTarget(admin_url, app_url, embedded, report)
     finally:
         if embedded is not None:

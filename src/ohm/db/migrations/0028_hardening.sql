@@ -44,6 +44,23 @@ alter table ohm.limits force row level security;
 create policy limits_read on ohm.limits for select to ohm_definer, authenticated, service_role using (true);
 grant select on ohm.limits to ohm_definer, authenticated, service_role;
 
+-- --- the API role is never passwordless ---------------------------------------------------------------------
+
+-- Created by 0002 without a password: on a server that lets it log in without one (trust), it could
+-- become service_role.  Where this migration may read pg_authid (a superuser), a role without a password
+-- gets a random one nobody knows; `ohm migrate` / `ohm serve` then set OHM_APP_DB_PASSWORD's, and the
+-- embedded server keeps its own in the data dir.  (A password is ignored where pg_hba trusts.)
+do $password$
+begin
+  if exists (select from pg_catalog.pg_authid where rolname = 'ohm_authenticator' and rolpassword is null) then
+    execute format('alter role ohm_authenticator password %L',
+                   encode(uuid_send(gen_random_uuid()) || uuid_send(gen_random_uuid()), 'hex'));
+  end if;
+exception when insufficient_privilege then
+  null;  -- not a superuser (Supabase's postgres): the owner sets it (docs/supabase.md)
+end
+$password$;
+
 -- --- ids and times are the database's -------------------------------------------------------------------------
 
 -- For each table the API roles insert into: the columns they may set stay, minus id and the timestamps.
