@@ -181,7 +181,8 @@ def live_server(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> 
 
     # The write rate limit has its own tests (with their own app); here it would only slow the load tests.
     app = create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, db_pool_max=16,
-                              data_dir=tmp_path_factory.mktemp("live-data"), rate_limit_writes="off"))
+                              data_dir=tmp_path_factory.mktemp("live-data"), rate_limit_writes="off",
+                              rate_limit_public_reads="off"))
     with serving(uvicorn.Config(app, log_level="warning")) as url:
         yield url
 

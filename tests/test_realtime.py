@@ -188,12 +188,12 @@ async def test_bad_websocket_input(user, live_server):
 
 
 async def test_a_slow_consumer_is_told_to_resume_and_others_are_not_slowed(user, app_url):
-    from ohm.api.realtime import Hub, Subscriber
+    from ohm.api.realtime import ByteQueue, Hub, Subscriber
     from ohm.db.session import Database
 
     async with Database(app_url, max_size=2) as db:
         hub = Hub(db, app_url)
-        slow = Subscriber(user.identity, queue=asyncio.Queue(3))
+        slow = Subscriber(user.identity, queue=ByteQueue(max_items=3))
         fast = Subscriber(user.identity)
         with acting(app_url, user.identity) as conn:
             chat = conn.execute("insert into chats (user_id) values (%s) returning id", (user.id,)).fetchone()["id"]

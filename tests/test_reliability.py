@@ -222,7 +222,7 @@ def test_a_slow_statement_is_cancelled_and_an_exhausted_pool_answers_503(user, d
 
 def serve(database_url: str, port: int, data_dir: Path) -> subprocess.Popen:
     return _serve(database_url, port, OHM_DATA_DIR=str(data_dir), OHM_DB_POOL_MAX="8", OHM_DB_POOL_TIMEOUT="2",
-                  OHM_RATE_LIMIT_WRITES="off")
+                  OHM_RATE_LIMIT_WRITES="off", OHM_RATE_LIMIT_PUBLIC_READS="off")
 
 
 @pytest.mark.timeout(240)

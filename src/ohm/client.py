@@ -397,7 +397,13 @@ class OhmClient:
             cursor = page.next_cursor
 
     def get_chat(self, chat_id: uuid.UUID | str) -> ChatDetail:
-        return self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+        """The chat with its whole active branch (the pages after the first are fetched too)."""
+        chat = self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+        while chat.next_after_sequence is not None:
+            page = self._send(_list_messages(chat_id, None, False, chat.next_after_sequence, None))
+            chat.messages.extend(page.items)
+            chat.next_after_sequence = page.next_after_sequence
+        return chat
 
     def update_chat(self, chat_id: uuid.UUID | str, **changes: Any) -> Chat:
         return self._send(_update_chat(chat_id, changes))
@@ -632,7 +638,13 @@ class AsyncOhmClient:
             cursor = page.next_cursor
 
     async def get_chat(self, chat_id: uuid.UUID | str) -> ChatDetail:
-        return await self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+        """The chat with its whole active branch (the pages after the first are fetched too)."""
+        chat = await self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+        while chat.next_after_sequence is not None:
+            page = await self._send(_list_messages(chat_id, None, False, chat.next_after_sequence, None))
+            chat.messages.extend(page.items)
+            chat.next_after_sequence = page.next_after_sequence
+        return chat
 
     async def update_chat(self, chat_id: uuid.UUID | str, **changes: Any) -> Chat:
         return await self._send(_update_chat(chat_id, changes))

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         "or 'off'. Beyond: 429 with Retry-After. Counted per server process.")
     rate_limit_burst: int = Field(default=200, ge=1, description="Writes a token may make at once before the "
                                                                  "rate applies.")
+    rate_limit_public_reads: str = Field(
+        default="120/min", description="Heavy reads without a token (share pages and JSON, diffs, search, exports, "
+        "public chat loads) per client address: 'N/s', 'N/min', 'N/h' or 'off'. Beyond: 429 with Retry-After.")
+    rate_limit_public_burst: int = Field(default=60, ge=1, description="Heavy anonymous reads an address may make "
+                                                                      "at once before the rate applies.")
     max_body_bytes: int = Field(default=4 * 1024 * 1024, ge=1024,
                                 description="Largest request body the API reads (413 beyond).")
     storage_url: str | None = Field(
@@ -104,7 +109,7 @@ class Settings(BaseSettings):
         "compressing each one once per subscriber costs more CPU (and ~60 KB of zlib state per connection) "
         "than the bandwidth it saves.")
 
-    @field_validator("rate_limit_writes")
+    @field_validator("rate_limit_writes", "rate_limit_public_reads")
     @classmethod
     def _rate(cls, value: str) -> str:
         parse_rate(value)

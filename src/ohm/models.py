@@ -222,9 +222,13 @@ class Project(BaseModel):
 
 
 class ChatDetail(Chat):
-    messages: list[Message] = Field(description="The active branch, oldest first.")
+    messages: list[Message] = Field(description="The active branch, oldest first: its first page (at most "
+                                                "`limit` messages and about 4 MiB).")
     artifacts: list[ArtifactSummary]
     project: Project | None
+    next_after_sequence: int | None = Field(
+        default=None, description="More of the branch follows: GET /v1/chats/{id}/messages?after_sequence=<this> "
+        "(the typed client does); null when `messages` is the whole branch.")
 
 
 # --- artifacts -----------------------------------------------------------------------------------
@@ -376,6 +380,9 @@ class ShareSnapshot(BaseModel):
     artifacts: list[SharedArtifact]
     attachments: list[SharedAttachment] = Field(
         default_factory=list, description="Uploads in the shared branch, each with a signed link to its bytes.")
+    next_after_sequence: int | None = Field(
+        default=None, description="More messages follow: read again with after_sequence=<this>; null on the "
+        "last page.")
 
 
 class ForkCreate(Input):

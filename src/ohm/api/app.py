@@ -21,7 +21,7 @@ from fastapi import FastAPI, Request
 
 from ohm import __version__
 from ohm.api.errors import install_error_handlers, problem_openapi
-from ohm.api.limits import BodyLimits, ProblemJson413, WriteRateLimit
+from ohm.api.limits import BodyLimits, ProblemJson413, PublicReadLimit, WriteRateLimit
 from ohm.api.realtime import Hub
 from ohm.api.signing_keys import SigningKeys
 from ohm.auth import TokenCache
@@ -134,6 +134,9 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     rate = parse_rate(settings.rate_limit_writes)
     if rate is not None:
         app.add_middleware(WriteRateLimit, rate=rate, burst=settings.rate_limit_burst)
+    reads = parse_rate(settings.rate_limit_public_reads)
+    if reads is not None:
+        app.add_middleware(PublicReadLimit, rate=reads, burst=settings.rate_limit_public_burst)
 
     from ohm.api.routes import analytics, artifacts, chats, files, health, projects, realtime, search, shares
     from ohm.web import pages

@@ -153,3 +153,46 @@ class WriteRateLimit:
                     "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
                                 (b"retry-after", str(retry).encode())]})
         await send({"type": "http.response.body", "body": body})
+
+
+# --- heavy anonymous reads -----------------------------------------------------------------------------------
+
+HEAVY_SUFFIXES = ("/diff", ".csv", ".yaml", ".svg", ".zip")
+
+
+def heavy(path: str) -> bool:
+    """Reads that render, compare, search, export or load a chat: what one request can make the server do
+    for a long time is bounded, but not free."""
+    if path.endswith("/events"):
+        return False  # a stream: one request, long-lived, limited by its own queue
+    return path.startswith(("/share/", "/v1/shares/", "/v1/search")) or path.endswith(HEAVY_SUFFIXES) or (
+        path.startswith("/v1/chats/") and path.count("/") <= 4)
+
+
+class PublicReadLimit:
+    """429 with Retry-After when one client address makes too many heavy reads without a token."""
+
+    def __init__(self, app: ASGIApp, rate: float, burst: int) -> None:
+        self.app = app
+        self.buckets = TokenBuckets(rate, burst)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (scope["type"] != "http" or scope["method"] not in ("GET", "HEAD") or not heavy(scope["path"])
+                or bearer_token(scope.get("headers") or []) is not None):
+            await self.app(scope, receive, send)
+            return
+        client = scope.get("client") or ("?", 0)
+        wait = self.buckets.take(f"a:{client[0]}")
+        if wait <= 0:
+            await self.app(scope, receive, send)
+            return
+        retry = max(1, math.ceil(wait))
+        body = json.dumps({
+            "type": "urn:ohm:problem:rate-limited", "title": "Too many requests", "status": 429,
+            "detail": f"too many reads without a token from this address; retry in {retry} s",
+            "retry_after": retry,
+        }).encode()
+        await send({"type": "http.response.start", "status": 429,
+                    "headers": [(b"content-type", PROBLEM_JSON.encode()), (b"content-length", str(len(body)).encode()),
+                                (b"retry-after", str(retry).encode())]})
+        await send({"type": "http.response.body", "body": body})

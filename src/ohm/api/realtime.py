@@ -6,17 +6,29 @@ chat's subscribers (as that identity: RLS decides), and hands it to each of
 them in cursor order.  A subscriber that misses events — because it
 reconnected, or because the hub lost its connection while PostgreSQL
 restarted — is caught up from ``realtime_events`` first, so it sees every
-event once, in order.  Queues are bounded: a subscriber that falls too far
-behind is told to resume from its cursor instead of slowing the others.
+event once, in order.
+
+Memory per connection is bounded in bytes, not only in items: a queue holds
+at most ``QUEUE_BYTES`` of frames.  A live event that does not fit tells the
+subscriber to resume from its cursor (instead of slowing the others); a
+replay stops when the queue is full and goes on as the connection drains it,
+in that connection's own task.  Frames are shared: the JSON of an event is
+made once per identity and handed to every subscriber of that identity, live
+or replayed (a weak cache: a frame lives as long as some queue holds it), and
+at most ``REPLAY_CONCURRENCY`` replays read rows at a time.  A stream ends
+when its token expires (a WebSocket client may send a fresh token first).
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
+import time
 import uuid
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,39 +42,105 @@ log = logging.getLogger(__name__)
 
 CHANNEL = "ohm_events"
 QUEUE_SIZE = 1000
+QUEUE_BYTES = 4 * 1024 * 1024  # one 1 MiB message's frame fits several times
+REPLAY_CHUNK = 8  # events whose rows are read at once during a replay
+REPLAY_CONCURRENCY = 4  # replays reading rows at the same time, per process
 SWEEP_SECONDS = 2.0  # how late an event can be if its NOTIFY was never sent
 LEASE_SECONDS = 60  # renewed every LEASE_SECONDS / 3
 FANOUT_BATCH = 50  # subscribers handed an event between two turns of the event loop
 CLOSING = {"type": "closing"}  # queued when the server stops: the stream ends, the client resumes
 
 
+class ByteQueue:
+    """A FIFO bounded in items and in bytes (an item's size: its JSON text, made once)."""
+
+    def __init__(self, max_items: int = QUEUE_SIZE, max_bytes: int = QUEUE_BYTES) -> None:
+        self.max_items, self.max_bytes = max_items, max_bytes
+        self.items: collections.deque[tuple[Any, int]] = collections.deque()
+        self.bytes = 0
+        self._ready = asyncio.Event()
+
+    def fits(self, size: int) -> bool:
+        return not self.items or (len(self.items) < self.max_items and self.bytes + size <= self.max_bytes)
+
+    def put_nowait(self, item: Any, size: int = 0) -> None:
+        self.items.append((item, size))
+        self.bytes += size
+        self._ready.set()
+
+    def get_nowait(self) -> Any:
+        item, size = self.items.popleft()
+        self.bytes -= size
+        if not self.items:
+            self._ready.clear()
+        return item
+
+    def clear(self) -> None:
+        self.items.clear()
+        self.bytes = 0
+        self._ready.clear()
+
+    def empty(self) -> bool:
+        return not self.items
+
+    def qsize(self) -> int:
+        return len(self.items)
+
+    async def get(self, timeout: float | None = None) -> Any:
+        """The next item; ``None`` when ``timeout`` seconds pass first."""
+        if not self.items:
+            try:
+                await asyncio.wait_for(self._ready.wait(), timeout)
+            except TimeoutError:
+                return None
+        return self.get_nowait()
+
+
+def size_of(item: Any) -> int:
+    return len(item.text) if isinstance(item, Frame) else 256
+
+
 @dataclass(eq=False)
 class Subscriber:
     identity: Identity
-    queue: asyncio.Queue = field(default_factory=lambda: asyncio.Queue(QUEUE_SIZE))
+    queue: ByteQueue = field(default_factory=ByteQueue)
     cursors: dict[uuid.UUID, int] = field(default_factory=dict)
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     overflowed: bool = False
+    replay_pending: set[uuid.UUID] = field(default_factory=set)  # chats whose replay waits for room
 
     @property
     def key(self) -> tuple[str, uuid.UUID | None]:
         return (self.identity.role, self.identity.user_id)
 
+    @property
+    def expires_at(self) -> float | None:
+        exp = self.identity.claims.get("exp")
+        return float(exp) if isinstance(exp, int | float) and not isinstance(exp, bool) else None
+
+    def seconds_left(self) -> float | None:
+        """Until the token expires (None: it does not)."""
+        return None if self.expires_at is None else self.expires_at - time.time()
+
     def put(self, item: dict[str, Any]) -> bool:
-        """Queue one item; on a full queue, replace the backlog with one resume instruction."""
+        """Queue one item; when it does not fit, replace the backlog with one resume instruction."""
         if self.overflowed:
             return False
-        try:
-            self.queue.put_nowait(item)
+        size = size_of(item)
+        if self.queue.fits(size):
+            self.queue.put_nowait(item, size)
             return True
-        except asyncio.QueueFull:
-            self.overflowed = True
-            while not self.queue.empty():
-                self.queue.get_nowait()
-            self.queue.put_nowait({"type": "error", "code": "overflow",
-                                   "detail": "too far behind: reconnect and resume from your cursors",
-                                   "cursors": {str(k): v for k, v in self.cursors.items()}})
-            return False
+        self.overflowed = True
+        self.queue.clear()
+        self.replay_pending.clear()
+        self.queue.put_nowait({"type": "error", "code": "overflow",
+                               "detail": "too far behind: reconnect and resume from your cursors",
+                               "cursors": {str(k): v for k, v in self.cursors.items()}}, 256)
+        return False
+
+    def has_room_for_replay(self) -> bool:
+        """Replays fill at most half the queue: live events keep room."""
+        return self.queue.bytes < self.queue.max_bytes // 2 and self.queue.qsize() < self.queue.max_items // 2
 
 
 class Frame(dict):
@@ -94,6 +172,9 @@ class Hub:
         self.listen_url = listen_url
         self.tokens = tokens
         self.subscriptions: dict[uuid.UUID, set[Subscriber]] = {}
+        # (chat, event number, identity) -> the event's frame, while some queue holds it.
+        self.frames: weakref.WeakValueDictionary[tuple[Any, ...], Frame] = weakref.WeakValueDictionary()
+        self.replays = asyncio.Semaphore(REPLAY_CONCURRENCY)
         self.connected = asyncio.Event()
         self.reconnects = 0
         self._task: asyncio.Task | None = None
@@ -133,8 +214,7 @@ class Hub:
     def close_streams(self) -> None:
         """The server is stopping: tell every subscriber's stream to end (clients resume elsewhere)."""
         for sub in {sub for watchers in self.subscriptions.values() for sub in watchers}:
-            with contextlib.suppress(asyncio.QueueFull):
-                sub.queue.put_nowait(CLOSING)
+            sub.queue.put_nowait(CLOSING)
 
     def unsubscribe(self, sub: Subscriber, chat_id: uuid.UUID | None = None) -> None:
         for chat in [chat_id] if chat_id else list(sub.cursors):
@@ -148,18 +228,25 @@ class Hub:
     async def _catch_up(self, sub: Subscriber, chat_id: uuid.UUID, head: int | None = None) -> None:
         """Replay from the database everything after the subscriber's cursor (lock held).
 
-        Events a retention job has deleted cannot be replayed: the subscriber gets a ``reset``
-        to the cursor after which the log is whole again (``head``: the chat's newest event
-        when the log ends before it), and should reload the chat.
+        Stops when the queue is half full (``replay_pending``): the connection calls ``refill`` once it
+        has sent what it holds.  Events a retention job has deleted cannot be replayed: the subscriber
+        gets a ``reset`` to the cursor after which the log is whole again (``head``: the chat's newest
+        event when the log ends before it), and should reload the chat.
         """
+        sub.replay_pending.discard(chat_id)
         while chat_id in sub.cursors and not sub.overflowed:
-            events = await store.events_since(self.db, sub.identity, chat_id, sub.cursors[chat_id])
-            for event in events:
-                if event["seq"] > sub.cursors[chat_id] + 1 and not self._reset(sub, chat_id, event["seq"] - 1):
+            events = await store.events_after(self.db, sub.identity, chat_id, sub.cursors[chat_id])
+            for start in range(0, len(events), REPLAY_CHUNK):
+                if not sub.has_room_for_replay():
+                    sub.replay_pending.add(chat_id)
                     return
-                if not sub.put(event_message(event)):
-                    return
-                sub.cursors[chat_id] = event["seq"]
+                for frame_ in await self._frames(sub, events[start:start + REPLAY_CHUNK]):
+                    seq = frame_["cursor"]
+                    if seq > sub.cursors[chat_id] + 1 and not self._reset(sub, chat_id, seq - 1):
+                        return
+                    if not sub.put(frame_):
+                        return
+                    sub.cursors[chat_id] = seq
             if len(events) < store.REPLAY_PAGE:
                 break
         if head is not None and sub.cursors.get(chat_id, head) < head and not sub.overflowed:
@@ -167,6 +254,29 @@ class Hub:
                 self._gone(sub, chat_id)  # not pruned: no longer theirs to see
             else:
                 self._reset(sub, chat_id, head)
+
+    async def _frames(self, sub: Subscriber, events: list[dict[str, Any]]) -> list[Frame]:
+        """The frames of these events as ``sub`` may see them: from the shared cache, or read (as ``sub``,
+        a few replays at a time) and cached."""
+        keys = [(e["chat_id"], e["seq"], sub.key) for e in events]
+        frames: dict[tuple[Any, ...], Frame] = {k: f for k in keys if (f := self.frames.get(k)) is not None}
+        missing = [e for e, k in zip(events, keys, strict=True) if k not in frames]
+        if missing:
+            async with self.replays:
+                await store.attach_rows(self.db, sub.identity, missing)
+            for event in missing:
+                key = (event["chat_id"], event["seq"], sub.key)
+                frames[key] = self.frames[key] = frame(event_message(event))
+        return [frames[k] for k in keys]
+
+    async def refill(self, sub: Subscriber) -> None:
+        """Go on with replays that stopped for room (called by the connection as it drains its queue)."""
+        for chat_id in list(sub.replay_pending):
+            if not sub.has_room_for_replay():
+                return
+            async with sub.lock:
+                if chat_id in sub.replay_pending:
+                    await self._catch_up(sub, chat_id)
 
     def _gone(self, sub: Subscriber, chat_id: uuid.UUID) -> None:
         sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
@@ -195,14 +305,20 @@ class Hub:
         loaded: dict[tuple[str, uuid.UUID | None], Frame | None] = {}
         for sub in watchers:
             if sub.key not in loaded and self._due(sub, chat_id, event["seq"]):
+                cached = self.frames.get((chat_id, event["seq"], sub.key))
+                if cached is not None:
+                    loaded[sub.key] = cached
+                    continue
                 row = await store.load_event(self.db, sub.identity, event)
                 loaded[sub.key] = frame(event_message(row)) if row is not None else None
+                if loaded[sub.key] is not None:
+                    self.frames[(chat_id, event["seq"], sub.key)] = loaded[sub.key]
         behind: list[Subscriber] = []
         for n, sub in enumerate(watchers, 1):
             if n % FANOUT_BATCH == 0:
                 await asyncio.sleep(0)  # let the first ones' writers send while the rest are queued
             due = self._due(sub, chat_id, event["seq"])
-            if due is False:
+            if due is False or chat_id in sub.replay_pending:  # a paced replay will bring it
                 continue
             if due is None or sub.lock.locked() or sub.key not in loaded:
                 # a gap, a catch-up under way, or a cursor that moved while the row was read:
@@ -272,7 +388,7 @@ class Hub:
                 heads = await store.event_heads(self.db, chats)
                 for chat_id, head in heads.items():
                     for sub in list(self.subscriptions.get(chat_id, ())):
-                        if sub.cursors.get(chat_id, head) < head:
+                        if sub.cursors.get(chat_id, head) < head and chat_id not in sub.replay_pending:
                             async with sub.lock:
                                 await self._catch_up(sub, chat_id, head=head)
             except (psycopg.Error, OSError) as exc:

@@ -29,6 +29,7 @@ from ohm.models import (
     ArtifactVersionCreate,
     VersionSummary,
 )
+from ohm.offload import off_loop
 from ohm.store import hardware
 from ohm.store._common import MiB, check_json_size, check_text_size, database_errors
 from ohm.store.errors import Conflict, Invalid, NotFound
@@ -237,18 +238,29 @@ async def diff_versions(db: Database, identity: Identity, artifact_id: uuid.UUID
     has_json = old["content_json"] is not None and new["content_json"] is not None
     if kind is None:
         kind = ("bom" if artifact["type"] == "bom" else "json") if has_json else "text"
-    result = ArtifactDiff(artifact_id=artifact_id, from_version=from_version, to_version=to_version, kind=kind)
-    if kind == "text":
-        result.unified = text_diff(old["content_text"], new["content_text"], f"v{from_version}", f"v{to_version}")
-    elif not has_json:
+    if kind != "text" and not has_json:
         raise Invalid(f"a {kind} diff needs content_json in both versions")
-    elif kind == "json":
+    if kind == "bom" and artifact["type"] != "bom":
+        raise Invalid("a bom diff compares bom artifacts")
+    result = ArtifactDiff(artifact_id=artifact_id, from_version=from_version, to_version=to_version, kind=kind)
+    # Comparing two 1 MiB versions is CPU work: off the event loop.
+    await off_loop(_compare, result, old, new)
+    return result
+
+
+def _compare(result: ArtifactDiff, old: dict[str, Any], new: dict[str, Any]) -> None:
+    if result.kind == "text":
+        result.unified = text_diff(old["content_text"], new["content_text"], f"v{result.from_version}",
+                                   f"v{result.to_version}")
+    elif result.kind == "json":
         result.changes = json_diff(old["content_json"], new["content_json"])
     else:
-        if artifact["type"] != "bom":
-            raise Invalid("a bom diff compares bom artifacts")
-        result.bom = bom_diff(old["content_json"].get("parts", []), new["content_json"].get("parts", []))
-    return result
+        result.bom = bom_diff(_parts(old["content_json"]), _parts(new["content_json"]))
+
+
+def _parts(document: Any) -> list[dict[str, Any]]:
+    parts = document.get("parts", []) if isinstance(document, dict) else []
+    return [p for p in parts if isinstance(p, dict)] if isinstance(parts, list) else []
 
 
 async def delete_artifact(db: Database, identity: Identity, artifact_id: uuid.UUID) -> None:

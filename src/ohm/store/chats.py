@@ -20,7 +20,9 @@ from ohm.db.session import Database
 from ohm.models import ArtifactSummary, Chat, ChatCreate, ChatDetail, ChatUpdate, Page, Project
 from ohm.store._common import database_errors, decode_cursor, encode_cursor, json_bytes, owner_for_new
 from ohm.store.errors import Invalid, NotFound
-from ohm.store.messages import BRANCH_SQL, message_dicts, messages_from_tuples
+from ohm.store.messages import BRANCH_SQL, PAGE_BYTES, cut, message_dicts, messages_from_tuples, paged
+
+MESSAGES_PAGE = 1000  # messages in a chat load; the rest page by page (GET /v1/chats/{id}/messages)
 
 CHAT_COLUMNS = """
     c.id, c.user_id, c.project_id, c.title, c.phase::text as phase, c.is_public, c.is_archived, c.is_pinned,
@@ -129,44 +131,51 @@ select p.id, p.user_id, p.name, p.description, p.goal, p.location, p.budget_amou
 """
 
 
-async def get_chat(db: Database, identity: Identity, chat_id: uuid.UUID) -> ChatDetail:
-    """The chat, its active branch, its artifacts (current versions) and its project."""
-    chat, rows, artifacts, project = await _load_chat(db, identity, chat_id)
-    return ChatDetail(url=f"/chat/{chat['id']}", **chat, messages=messages_from_tuples(rows),
-                      artifacts=artifacts, project=project)
+async def get_chat(db: Database, identity: Identity, chat_id: uuid.UUID, *, limit: int = MESSAGES_PAGE
+                   ) -> ChatDetail:
+    """The chat, the first page of its active branch, its artifacts (current versions) and its project."""
+    chat, rows, more, artifacts, project = await _load_chat(db, identity, chat_id, limit)
+    messages = messages_from_tuples(rows)
+    return ChatDetail(url=f"/chat/{chat['id']}", **chat, messages=messages, artifacts=artifacts, project=project,
+                      next_after_sequence=messages[-1].sequence_number if more else None)
 
 
-async def get_chat_json(db: Database, identity: Identity, chat_id: uuid.UUID) -> bytes:
+async def get_chat_json(db: Database, identity: Identity, chat_id: uuid.UUID, *, limit: int = MESSAGES_PAGE
+                        ) -> bytes:
     """``get_chat`` as the JSON of a ChatDetail, its messages written straight from the rows.
 
     The same document, without building a model per message and serialising it again: for a
     1,000-message chat 1.4 ms instead of 10.7 ms (tested equal to ``get_chat``'s JSON).
     """
-    chat, rows, artifacts, project = await _load_chat(db, identity, chat_id)
+    chat, rows, more, artifacts, project = await _load_chat(db, identity, chat_id, limit)
     document = ChatDetail(url=f"/chat/{chat['id']}", **chat, messages=[], artifacts=artifacts,
                           project=project).model_dump(mode="json")
     document["messages"] = message_dicts(rows)
+    document["next_after_sequence"] = document["messages"][-1]["sequence_number"] if more else None
     return json_bytes(document)
 
 
-async def _load_chat(db: Database, identity: Identity, chat_id: uuid.UUID
-                     ) -> tuple[dict[str, Any], list[tuple], list[ArtifactSummary], Project | None]:
-    """Four statements sent together in one pipeline: one round trip, no N+1."""
+async def _load_chat(db: Database, identity: Identity, chat_id: uuid.UUID, limit: int
+                     ) -> tuple[dict[str, Any], list[tuple], bool, list[ArtifactSummary], Project | None]:
+    """Four statements sent together in one pipeline: one round trip, no N+1.  The branch comes as its
+    first page (at most ``limit`` messages and about 4 MiB): a chat of forty 1 MB messages is not read
+    into memory whole for one request."""
     async with db.acting_as(identity) as conn:
         async with conn.pipeline():
             chat_cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (chat_id,))
             branch_cur = conn.cursor(row_factory=tuple_row)
-            await branch_cur.execute(BRANCH_SQL, {"chat_id": chat_id, "leaf_id": None})
+            await branch_cur.execute(paged(BRANCH_SQL), {"chat_id": chat_id, "leaf_id": None, "after": 0,
+                                                         "limit": limit, "budget": PAGE_BYTES})
             artifacts_cur = await conn.execute(ARTIFACTS_SQL, (chat_id,))
             # Projects are private: anon may not even ask (no privilege), others get no row.
             project_cur = await conn.execute(PROJECT_SQL, (chat_id,)) if identity.role != "anon" else None
         chat = await chat_cur.fetchone()
         if chat is None:
             raise NotFound(NOT_FOUND)
-        rows = await branch_cur.fetchall()
+        rows, more = cut(await branch_cur.fetchall())
         artifacts = [ArtifactSummary.model_validate(r) for r in await artifacts_cur.fetchall()]
         project = await project_cur.fetchone() if project_cur is not None else None
-    return chat, rows, artifacts, Project.model_validate(project) if project else None
+    return chat, rows, more, artifacts, Project.model_validate(project) if project else None
 
 
 UPDATABLE = ("title", "phase", "is_archived", "is_pinned", "is_public", "project_id", "current_leaf_id")

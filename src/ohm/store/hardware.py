@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from psycopg import AsyncConnection
@@ -41,6 +42,7 @@ from ohm.models import (
     WiringLine,
     WiringView,
 )
+from ohm.offload import off_loop
 from ohm.store.errors import Invalid, NotAvailable, NotFound
 
 RULES_VERSION = 1
@@ -189,7 +191,7 @@ async def ensure_checks(conn: AsyncConnection, project: Project) -> CheckRun | N
         parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, versions["bom"])]
         wires = [wire_from_row(r) for r in await _rows(conn, WIRES_SQL, versions["wiring"])]
         files = [file_from_row(r) for r in await _rows(conn, FILES_SQL, versions["code"])]
-        found = _run(project, parts, wires, files)
+        found = await off_loop(_run, project, parts, wires, files)  # CPU work: off the event loop
         counts = rules.summary(found)
         await conn.execute(
             """insert into public.check_runs
@@ -371,7 +373,7 @@ async def export_bom(db: Database, identity: Identity, project_id: uuid.UUID, fm
         project = await _project(conn, identity, project_id)
         bom = await _require(conn, project_id, "bom", version)
         parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, bom)]
-    text = exports.bom_csv_jlcpcb(parts) if fmt == "jlcpcb" else exports.bom_csv_generic(parts)
+    text = await off_loop(exports.bom_csv_jlcpcb if fmt == "jlcpcb" else exports.bom_csv_generic, parts)
     return Export(f"{_slug(project.name)}-bom-v{bom.version}-{fmt}.csv", "text/csv; charset=utf-8", text.encode())
 
 
@@ -382,12 +384,14 @@ async def export_wiring(db: Database, identity: Identity, project_id: uuid.UUID,
         wiring = await _require(conn, project_id, "wiring", version)
         wires = [wire_from_row(r) for r in await _rows(conn, WIRES_SQL, wiring)]
         parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
-    document = exports.wireviz_yaml(parts, wires, title=f"{project.name} — wiring v{wiring.version}")
+    document = await off_loop(partial(exports.wireviz_yaml, parts, wires,
+                                      title=f"{project.name} — wiring v{wiring.version}"))
     name = f"{_slug(project.name)}-wiring-v{wiring.version}"
     if not svg:
         return Export(f"{name}.yaml", "application/yaml", document.encode())
     try:
-        return Export(f"{name}.svg", "image/svg+xml", exports.render_wireviz_svg(document).encode())
+        # Graphviz runs as a subprocess; waiting for it (and parsing) happens in a worker thread.
+        return Export(f"{name}.svg", "image/svg+xml", (await off_loop(exports.render_wireviz_svg, document)).encode())
     except exports.RendererMissing as exc:
         raise NotAvailable(str(exc)) from None
 
@@ -400,7 +404,7 @@ async def export_firmware(db: Database, identity: Identity, project_id: uuid.UUI
         files = [file_from_row(r) for r in await _rows(conn, FILES_SQL, code)]
         parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
     try:
-        body = exports.platformio_zip(files, parts, name=project.name, unit=unit)
+        body = await off_loop(partial(exports.platformio_zip, files, parts, name=project.name, unit=unit))
     except exports.ExportError as exc:
         raise Invalid(str(exc)) from None
     suffix = f"-unit{unit}" if unit else ""

@@ -66,6 +66,35 @@ select {MESSAGE_COLUMNS}
 order by sequence_number
 """
 
+# A page of a message source (rows in MESSAGE_COLUMNS order): after %(after)s, at most %(limit)s rows and
+# about %(budget)s bytes (a page always holds its first row, so each page is at most the budget plus one
+# message).  Sizes are what the rows take to read: the text's length and the JSON columns' stored size.
+# The last column, `fetched`, is how many rows there were before the byte cut (more than kept: more pages).
+PAGE_BYTES = 4 * MiB
+ROW_COLUMNS = ("id, chat_id, parent_id, sequence_number, role, content, content_json, agent_name, agent_model, "
+               "agent_icon, intent, input_tokens, output_tokens, cost_usd, latency_ms, metadata, created_at")
+
+
+def paged(source_sql: str) -> str:
+    return f"""
+select {ROW_COLUMNS}, fetched from (
+  select s.*, sum(s.own) over (order by s.sequence_number) as running,
+         row_number() over (order by s.sequence_number) as rn, count(*) over () as fetched
+    from (select b.*, octet_length(b.content) + coalesce(pg_column_size(b.content_json), 0)
+                      + pg_column_size(b.metadata) as own
+            from ({source_sql}) b where b.sequence_number > %(after)s
+           order by b.sequence_number limit %(limit)s + 1) s
+) x where x.rn <= %(limit)s and (x.rn = 1 or x.running - x.own < %(budget)s)
+order by x.sequence_number"""
+
+
+def cut(rows: list[tuple]) -> tuple[list[tuple], bool]:
+    """The page's rows without the `fetched` column, and whether more pages follow."""
+    if not rows:
+        return [], False
+    return [row[:-1] for row in rows], rows[0][-1] > len(rows)
+
+
 # The locked insert lives in the database (migration 0014): the identity
 # travels as arguments so that an append is one statement, one round trip.
 APPEND_SQL = """
@@ -204,25 +233,18 @@ async def _page_rows(db: Database, identity: Identity, chat_id: uuid.UUID, leaf_
                 "select 1 from public.messages where id = %s and chat_id = %s", (leaf_id, chat_id)
             )
             rows_cur = conn.cursor(row_factory=tuple_row)
+            params = {"chat_id": chat_id, "leaf_id": leaf_id, "after": after_sequence, "limit": limit,
+                      "budget": PAGE_BYTES}
             if whole_tree:
-                await rows_cur.execute(
-                    f"""select {MESSAGE_COLUMNS} from public.messages m
-                         where m.chat_id = %s and m.sequence_number > %s
-                         order by m.sequence_number limit %s""",
-                    (chat_id, after_sequence, limit + 1),
-                )
+                await rows_cur.execute(paged(f"select {MESSAGE_COLUMNS} from public.messages m "
+                                             "where m.chat_id = %(chat_id)s"), params)
             else:
-                await rows_cur.execute(
-                    f"select * from ({BRANCH_SQL}) b where b.sequence_number > %(after)s "
-                    "order by b.sequence_number limit %(limit)s",
-                    {"chat_id": chat_id, "leaf_id": leaf_id, "after": after_sequence, "limit": limit + 1},
-                )
+                await rows_cur.execute(paged(BRANCH_SQL), params)
         if await chat_cur.fetchone() is None:
             raise NotFound(NOT_FOUND)
         if leaf_id is not None and await leaf_cur.fetchone() is None:
             raise Invalid("leaf_id is not a message of this chat")
-        rows = await rows_cur.fetchall()
-    return rows[:limit], len(rows) > limit
+        return cut(await rows_cur.fetchall())
 
 
 async def delete_message(db: Database, identity: Identity, message_id: uuid.UUID) -> int:

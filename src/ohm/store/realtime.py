@@ -18,8 +18,11 @@ from ohm.store._common import delete_older_than
 from ohm.store.chats import CHAT_COLUMNS, chat_from_row
 from ohm.store.messages import MESSAGE_COLUMNS, messages_from_tuples
 
-EVENT_KINDS = ("message.created", "message.updated", "artifact.created", "artifact.version_created",
-               "chat.updated", "chat.deleted")
+EVENT_KINDS = ("message.created", "message.updated", "message.deleted", "artifact.created",
+               "artifact.version_created", "chat.updated", "chat.deleted", "attachment.created",
+               "attachment.updated")
+# Events about something that is gone: what they carry is all there is.
+GONE = ("chat.deleted", "message.deleted")
 REPLAY_PAGE = 500
 
 
@@ -31,9 +34,9 @@ async def chat_cursor(db: Database, identity: Identity, chat_id: uuid.UUID) -> i
     return row["last_event_seq"] if row else None
 
 
-async def events_since(db: Database, identity: Identity, chat_id: uuid.UUID, since: int,
+async def events_after(db: Database, identity: Identity, chat_id: uuid.UUID, since: int,
                        limit: int = REPLAY_PAGE) -> list[dict[str, Any]]:
-    """Events after ``since``, in order, each with its row (or ``data: None`` when the row is gone)."""
+    """Events after ``since``, in order, without their rows (``attach_rows`` reads those)."""
     async with db.acting_as(identity) as conn:
         cur = await conn.execute(
             """select chat_id, event_seq as seq, kind, entity_id as id, data, created_at
@@ -42,10 +45,13 @@ async def events_since(db: Database, identity: Identity, chat_id: uuid.UUID, sin
                 order by event_seq limit %s""",
             (chat_id, since, limit),
         )
-        events = await cur.fetchall()
-        if events:
-            await _attach_rows(conn, events)
-    return events
+        return await cur.fetchall()
+
+
+async def attach_rows(db: Database, identity: Identity, events: list[dict[str, Any]]) -> None:
+    """Fill each event's ``data`` with its row as ``identity`` sees it now (``None`` when it is gone)."""
+    async with db.acting_as(identity) as conn:
+        await _attach_rows(conn, events)
 
 
 async def load_event(db: Database, identity: Identity, event: dict[str, Any]) -> dict[str, Any] | None:
@@ -71,7 +77,8 @@ async def _attach_rows(conn, events: list[dict[str, Any]]) -> None:
     """Fill each event's ``data`` with the current row it refers to, one query per kind."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for event in events:
-        by_kind.setdefault(event["kind"].split(".")[0], []).append(event)
+        if event["kind"] not in GONE:
+            by_kind.setdefault(event["kind"].split(".")[0], []).append(event)
     rows: dict[tuple[str, uuid.UUID], Any] = {}
     if "message" in by_kind:
         cur = conn.cursor(row_factory=tuple_row)
@@ -103,8 +110,8 @@ async def _attach_rows(conn, events: list[dict[str, Any]]) -> None:
             rows[("attachment", row["id"])] = attachment_from_row(row).model_dump(mode="json")
     for event in events:
         kind = event["kind"].split(".")[0]
-        if event["kind"] == "chat.deleted":
-            event["data"] = {"id": str(event["id"])}
+        if event["kind"] in GONE:
+            event["data"] = {"id": str(event["id"]), **(event["data"] or {})}
         elif kind == "artifact":
             event["data"] = rows.get(("artifact", uuid.UUID(str(event["data"]["version_id"]))))
         else:

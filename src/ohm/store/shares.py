@@ -81,16 +81,26 @@ async def revoke_share(db: Database, identity: Identity, token: str) -> Share:
     return share_from_row(row)
 
 
+PAGE = 200  # messages per page of a share (and at most about PAGE_BYTES)
+PAGE_BYTES = 4 * 1024 * 1024
+
+
 async def read_share(db: Database, identity: Identity, token: str, *, count_view: bool = True,
-                     signing_secret: str | None = None, visitor: str | None = None) -> ShareSnapshot:
+                     signing_secret: str | None = None, visitor: str | None = None, after_sequence: int = 0,
+                     limit: int = PAGE) -> ShareSnapshot:
     """The snapshot behind a token (anyone may ask); unknown, revoked and expired are all 404.
 
     A view counts once per ``visitor`` (an opaque key: the API's hash of address and user agent) and day.
-    With ``signing_secret`` each upload in the shared branch comes with a signed link to its bytes."""
+    Messages come page by page (after ``after_sequence``, at most ``limit`` and about 4 MiB); artifacts and
+    uploads with the first page.  With ``signing_secret`` each upload in the shared branch comes with a signed
+    link to its bytes."""
     async with db.acting_as(identity) as conn:
-        shared = await snapshot(conn, token, count_view=count_view, visitor=visitor)
-        cur = await conn.execute("select * from ohm.share_attachments(%s)", (token,))
-        rows = await cur.fetchall()
+        shared = await snapshot(conn, token, count_view=count_view, visitor=visitor, after_sequence=after_sequence,
+                                limit=limit)
+        rows = []
+        if after_sequence == 0:
+            cur = await conn.execute("select * from ohm.share_attachments(%s)", (token,))
+            rows = await cur.fetchall()
     if rows:
         from ohm.store.attachments import signed_path
 
@@ -104,11 +114,12 @@ def visitor_key(address: str | None, user_agent: str | None) -> str:
     return hashlib.sha256(f"{address or ''}|{user_agent or ''}".encode()).hexdigest()[:32]
 
 
-async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool, visitor: str | None = None
-                   ) -> ShareSnapshot:
+async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool, visitor: str | None = None,
+                   after_sequence: int = 0, limit: int = PAGE) -> ShareSnapshot:
     """``read_share`` inside a transaction the caller already holds."""
     check_token(token)
-    cur = await conn.execute("select ohm.share_snapshot(%s, %s, %s) as snapshot", (token, count_view, visitor))
+    cur = await conn.execute("select ohm.share_snapshot(%s, %s, %s, %s, %s, %s) as snapshot",
+                             (token, count_view, visitor, after_sequence, limit, PAGE_BYTES))
     row = await cur.fetchone()
     if row is None or row["snapshot"] is None:
         raise NotFound(NOT_FOUND)

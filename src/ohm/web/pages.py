@@ -20,10 +20,11 @@ from fastapi.templating import Jinja2Templates
 from ohm.api.deps import AnyIdentity, Db
 from ohm.api.routes.shares import visitor
 from ohm.auth import InvalidToken
+from ohm.offload import off_loop
 from ohm.store import analytics, shares
 from ohm.store.errors import NotFound
 from ohm.web.charts import stacked_daily
-from ohm.web.render import bom_rows, markdown
+from ohm.web.render import BudgetedMarkdown, bom_rows, markdown
 
 router = APIRouter(include_in_schema=False)
 
@@ -40,14 +41,22 @@ HEADERS = {
 }
 
 
+SHARE_PAGE = 50  # messages per page of the share page
+
+
 @router.get("/share/{token}", response_class=HTMLResponse)
-async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity) -> HTMLResponse:
+async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity,
+                     after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> HTMLResponse:
+    """The share, 50 messages (and about 4 MiB) per page, rendered in a worker thread with a time budget
+    for Markdown (ohm.web.render.BudgetedMarkdown): the largest share costs the event loop nothing."""
     try:
         snapshot = await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret,
-                                           visitor=visitor(request))
+                                           visitor=visitor(request), after_sequence=after, limit=SHARE_PAGE)
     except NotFound:
         return templates.TemplateResponse(request, "not_found.html", {}, status_code=404, headers=HEADERS)
-    return templates.TemplateResponse(request, "share.html", {"snapshot": snapshot}, headers=HEADERS)
+    page = templates.get_template("share.html")
+    html = await off_loop(page.render, {"snapshot": snapshot, "after": after, "md": BudgetedMarkdown()})
+    return HTMLResponse(html, headers=HEADERS)
 
 
 USAGE_COOKIE = "ohm_usage_token"

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from markdown_it import MarkdownIt
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ohm.hardware.diff import bom_totals
 
@@ -18,6 +19,39 @@ _markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typograp
 
 def markdown(text: str | None) -> Markup:
     return Markup(_markdown.render(text or ""))
+
+
+MARKDOWN_BYTES = 32 * 1024  # a text longer than this is shown as plain text
+SHOWN_BYTES = 64 * 1024  # ... and cut here
+PAGE_SECONDS = 0.25  # Markdown time per page; what comes after is shown as plain text
+
+
+class BudgetedMarkdown:
+    """Markdown for a page with a bound on its CPU time.
+
+    markdown-it is pure Python: ordinary text renders at ~20 MB/s, but crafted text (a megabyte of
+    `[` or of nested list markers) takes ~10 µs per byte.  So a text is rendered as Markdown only when it
+    is at most 32 KiB and the page has used less than 0.25 s on Markdown so far; otherwise it is shown as
+    escaped plain text (cut at 64 KiB, with how much more there is).  A page then costs at most the
+    budget plus one 32 KiB text (~0.35 s on the worst input), off the event loop."""
+
+    def __init__(self, seconds: float = PAGE_SECONDS) -> None:
+        self.seconds = seconds
+        self.spent = 0.0
+
+    def __call__(self, text: str | None) -> Markup:
+        text = text or ""
+        if len(text) <= MARKDOWN_BYTES and self.spent < self.seconds:
+            started = time.perf_counter()
+            try:
+                return markdown(text)
+            finally:
+                self.spent += time.perf_counter() - started
+        shown = text[:SHOWN_BYTES]
+        more = len(text) - len(shown)
+        note = Markup(f'<p class="meta">… {more:,} more characters (the full text is in the share\'s JSON)</p>') \
+            if more else Markup("")
+        return Markup('<pre class="plain">') + escape(shown) + Markup("</pre>") + note
 
 
 def _money(value: Any) -> Decimal | None:

@@ -54,9 +54,14 @@ async def list_chats(
 
 
 @router.get("/chats/{chat_id}", response_model=ChatDetail, responses=NOT_FOUND)
-async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:
-    """The chat with its active branch, its artifacts (current versions) and its project."""
-    return Response(await chat_store.get_chat_json(db, identity, chat_id), media_type="application/json")
+async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity,
+                   limit: Annotated[int, Query(ge=1, le=message_store.MAX_PAGE)] = chat_store.MESSAGES_PAGE
+                   ) -> Response:
+    """The chat with its active branch, its artifacts (current versions) and its project. The branch comes
+    page by page (at most `limit` messages and about 4 MiB each): `next_after_sequence` says where the next
+    page starts (GET /v1/chats/{id}/messages?after_sequence=...)."""
+    return Response(await chat_store.get_chat_json(db, identity, chat_id, limit=limit),
+                    media_type="application/json")
 
 
 @router.patch("/chats/{chat_id}", response_model=Chat, responses=NOT_FOUND)

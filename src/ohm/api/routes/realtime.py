@@ -52,15 +52,27 @@ async def realtime(websocket: WebSocket, token: Annotated[str | None, Query()] =
     sub = Subscriber(identity)
 
     async def send_events() -> None:
-        get, send = sub.queue.get, websocket.send_text  # the fan-out's inner loop: no lookups per frame
+        queue, send = sub.queue, websocket.send_text  # the fan-out's inner loop: no lookups per frame
         while True:
-            item = await get()
+            left = sub.seconds_left()
+            if left is not None and left <= 0:
+                # The token expired (a client may send {"type": "auth"} with a fresh one before).
+                await send(json.dumps({"type": "error", "code": "token_expired",
+                                       "detail": "the token expired: reconnect with a fresh one, and resume "
+                                                 "from your cursors"}))
+                await websocket.close(code=4401)
+                return
+            item = await queue.get(left)
+            if item is None:
+                continue
             if item is CLOSING:
                 await websocket.close(code=1012)  # service restart: the client resumes from its cursors
                 return
             await send(as_text(item))
             if item.get("code") == "overflow":
                 break
+            if sub.replay_pending and sub.has_room_for_replay():
+                await hub.refill(sub)  # a replay that stopped for room goes on, in this connection's task
         await websocket.close(code=4408)  # overflow: the client resumes from its cursors
 
     sender = asyncio.create_task(send_events())
@@ -86,11 +98,14 @@ async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
     if kind == "ping":
         sub.put({"type": "pong"})
     elif kind == "auth":
-        if sub.cursors:
-            sub.put({"type": "error", "code": "bad_request", "detail": "authenticate before subscribing"})
-            return
         try:
-            sub.identity = await hub.tokens.verify(str(message.get("token") or ""))
+            identity = await hub.tokens.verify(str(message.get("token") or ""))
+            # Before subscribing: anyone; after: only the same user again (a fresh token, later expiry).
+            if sub.cursors and (identity.role, identity.user_id) != sub.key:
+                sub.put({"type": "error", "code": "bad_request",
+                         "detail": "a new token must be the same user's once subscribed"})
+                return
+            sub.identity = identity
             sub.put({"type": "authenticated", "role": sub.identity.role})
         except InvalidToken as exc:
             sub.put({"type": "error", "code": "unauthorized", "detail": str(exc)})
@@ -144,10 +159,14 @@ async def chat_events(
         retry = "retry: 1000\n"  # sent once, with the first frame: reconnect after a second
         try:
             while True:
-                try:
-                    item = await asyncio.wait_for(sub.queue.get(), HEARTBEAT_SECONDS)
-                except TimeoutError:
-                    yield b": keep-alive\n\n"
+                left = sub.seconds_left()
+                if left is not None and left <= 0:  # the token expired: reconnect with a fresh one
+                    yield (retry + 'event: error\ndata: {"type": "error", "code": "token_expired"}\n\n').encode()
+                    return
+                item = await sub.queue.get(HEARTBEAT_SECONDS if left is None else min(HEARTBEAT_SECONDS, left))
+                if item is None:
+                    if left is None or left > HEARTBEAT_SECONDS:
+                        yield b": keep-alive\n\n"
                     continue
                 if item is CLOSING:  # the server is stopping: the client reconnects (after `retry`)
                     return
@@ -161,6 +180,8 @@ async def chat_events(
                 retry = ""
                 if item.get("code") in ("overflow", "not_found"):
                     return
+                if sub.replay_pending and sub.has_room_for_replay():
+                    await hub.refill(sub)
         finally:
             hub.unsubscribe(sub)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response, status
+from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from ohm.api.deps import AnyIdentity, Db, SignedIn
 from ohm.api.responses import json_response
@@ -40,11 +40,15 @@ async def list_shares(chat_id: uuid.UUID, db: Db, identity: SignedIn) -> list[Sh
 
 
 @router.get("/shares/{token}", response_model=ShareSnapshot, responses=GONE)
-async def read_share(token: Token, request: Request, db: Db, identity: AnyIdentity) -> Response:
-    """The snapshot behind a share token. No sign-in needed; each read counts one view. Uploads in the
-    shared branch come with signed links to their bytes (valid for an hour)."""
+async def read_share(token: Token, request: Request, db: Db, identity: AnyIdentity,
+                     after_sequence: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+                     limit: Annotated[int, Query(ge=1, le=500)] = shares.PAGE) -> Response:
+    """The snapshot behind a share token. No sign-in needed; a visitor's first read of the day counts one
+    view. Messages come page by page (`next_after_sequence`); artifacts and uploads with the first page, the
+    uploads with signed links to their bytes (valid for an hour)."""
     return json_response(await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret,
-                                                 visitor=visitor(request)))
+                                                 visitor=visitor(request), after_sequence=after_sequence,
+                                                 limit=limit))
 
 
 @router.delete("/shares/{token}", response_model=Share, responses=GONE)

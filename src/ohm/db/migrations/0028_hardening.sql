@@ -516,8 +516,13 @@ grant select, insert, delete on ohm.share_views to ohm_definer;
 
 drop function ohm.share_snapshot(text, boolean);
 
--- share_snapshot as in 0017, with a view counted once per visitor and day.
-create function ohm.share_snapshot(p_token text, p_count_view boolean default true, p_visitor text default null)
+-- share_snapshot as in 0017, with a view counted once per visitor and day (on the first page), and the
+-- messages in pages: after sequence number p_after, at most p_limit of them and about p_budget bytes
+-- (a page always holds its first message); null limit and budget: every message.  The artifacts come
+-- with the first page.  `next_after_sequence` says where the next page starts (null: no more).
+create function ohm.share_snapshot(p_token text, p_count_view boolean default true, p_visitor text default null,
+                                   p_after integer default 0, p_limit integer default null,
+                                   p_budget bigint default null)
   returns jsonb
   language plpgsql
   security definer
@@ -525,17 +530,19 @@ create function ohm.share_snapshot(p_token text, p_count_view boolean default tr
 as $$
 declare
   s public.shared_chats;
-  result jsonb;
   headers jsonb;
   visitor text := p_visitor;
   fresh integer;
+  page jsonb;
+  kept integer;
+  remaining bigint;
 begin
   select * into s from public.shared_chats
    where share_token = p_token and is_active and (expires_at is null or expires_at > now());
   if s.id is null then
     return null;
   end if;
-  if p_count_view then
+  if p_count_view and coalesce(p_after, 0) = 0 then
     if visitor is null then
       headers := nullif(current_setting('request.headers', true), '')::jsonb;
       visitor := md5(coalesce(headers ->> 'x-forwarded-for', '') || '|' || coalesce(headers ->> 'user-agent', ''));
@@ -550,19 +557,39 @@ begin
       delete from ohm.share_views where day < current_date - 1;
     end if;
   end if;
+  -- The branch by ids first (cheap), then the page's rows with what they weigh.
   with recursive branch as (
-    select m.id, m.parent_id, m.sequence_number, m.role, m.content, m.content_json, m.agent_name,
-           m.agent_model, m.agent_icon, m.intent, m.input_tokens, m.output_tokens, m.cost_usd,
-           m.latency_ms, m.metadata, m.created_at
+    select m.id, m.parent_id, m.sequence_number
       from public.messages m
      where m.id = s.up_to_message_id and m.chat_id = s.chat_id
     union all
-    select m.id, m.parent_id, m.sequence_number, m.role, m.content, m.content_json, m.agent_name,
-           m.agent_model, m.agent_icon, m.intent, m.input_tokens, m.output_tokens, m.cost_usd,
-           m.latency_ms, m.metadata, m.created_at
+    select m.id, m.parent_id, m.sequence_number
       from public.messages m join branch b on m.chat_id = s.chat_id and m.id = b.parent_id
+  ), weighed as (
+    select b.id, count(*) over () as remaining,
+           row_number() over (order by b.sequence_number) as rn,
+           sum(octet_length(m.content) + coalesce(pg_column_size(m.content_json), 0) + pg_column_size(m.metadata))
+             over (order by b.sequence_number) as running,
+           octet_length(m.content) + coalesce(pg_column_size(m.content_json), 0) + pg_column_size(m.metadata) as own
+      from branch b join public.messages m on m.chat_id = s.chat_id and m.id = b.id
+     where b.sequence_number > coalesce(p_after, 0)
   )
-  select jsonb_build_object(
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', m.id, 'parent_id', m.parent_id, 'sequence_number', m.sequence_number, 'role', m.role,
+           'content', m.content, 'content_json', m.content_json,
+           'agent', case when m.agent_name is null then null
+                         else jsonb_build_object('name', m.agent_name, 'model', m.agent_model, 'icon', m.agent_icon) end,
+           'intent', m.intent,
+           'usage', jsonb_build_object('input_tokens', m.input_tokens, 'output_tokens', m.output_tokens,
+                                       'cost_usd', m.cost_usd),
+           'latency_ms', m.latency_ms, 'metadata', m.metadata, 'created_at', m.created_at)
+           order by m.sequence_number), '[]'::jsonb),
+         count(*), max(w.remaining)
+    into page, kept, remaining
+    from weighed w join public.messages m on m.chat_id = s.chat_id and m.id = w.id
+   where (p_limit is null or w.rn <= p_limit)
+     and (p_budget is null or w.rn = 1 or w.running - w.own < p_budget);
+  return jsonb_build_object(
     'share', jsonb_build_object(
       'id', s.id, 'up_to_message_id', s.up_to_message_id, 'snapshot_at', s.snapshot_at,
       'expires_at', s.expires_at, 'view_count', s.view_count, 'fork_count', s.fork_count,
@@ -571,17 +598,9 @@ begin
                                        'owner_name', p.display_name, 'created_at', c.created_at)
                from public.chats c left join public.profiles p on p.id = c.user_id
               where c.id = s.chat_id),
-    'messages', coalesce((select jsonb_agg(jsonb_build_object(
-        'id', b.id, 'parent_id', b.parent_id, 'sequence_number', b.sequence_number, 'role', b.role,
-        'content', b.content, 'content_json', b.content_json,
-        'agent', case when b.agent_name is null then null
-                      else jsonb_build_object('name', b.agent_name, 'model', b.agent_model, 'icon', b.agent_icon) end,
-        'intent', b.intent,
-        'usage', jsonb_build_object('input_tokens', b.input_tokens, 'output_tokens', b.output_tokens,
-                                    'cost_usd', b.cost_usd),
-        'latency_ms', b.latency_ms, 'metadata', b.metadata, 'created_at', b.created_at)
-        order by b.sequence_number) from branch b), '[]'::jsonb),
-    'artifacts', coalesce((select jsonb_agg(jsonb_build_object(
+    'messages', page,
+    'next_after_sequence', case when remaining > kept then (page -> -1 ->> 'sequence_number')::integer end,
+    'artifacts', case when coalesce(p_after, 0) > 0 then '[]'::jsonb else coalesce((select jsonb_agg(jsonb_build_object(
         'id', a.id, 'type', a.type, 'title', a.title, 'message_id', a.message_id,
         'version', v.version_number, 'version_id', v.id, 'content_text', v.content_text,
         'content_json', v.content_json, 'change_summary', v.change_summary, 'created_at', v.created_at)
@@ -589,14 +608,99 @@ begin
         from jsonb_each_text(s.artifact_versions) snap(artifact_id, version)
         join public.artifacts a on a.id = snap.artifact_id::uuid and a.chat_id = s.chat_id
         join public.artifact_versions v on v.artifact_id = a.id and v.version_number = snap.version::integer),
-      '[]'::jsonb)
-  ) into result;
-  return result;
+      '[]'::jsonb) end
+  );
 end
 $$;
-alter function ohm.share_snapshot(text, boolean, text) owner to ohm_definer;
-revoke all on function ohm.share_snapshot(text, boolean, text) from public;
-grant execute on function ohm.share_snapshot(text, boolean, text) to anon, authenticated, service_role;
+alter function ohm.share_snapshot(text, boolean, text, integer, integer, bigint) owner to ohm_definer;
+revoke all on function ohm.share_snapshot(text, boolean, text, integer, integer, bigint) from public;
+grant execute on function ohm.share_snapshot(text, boolean, text, integer, integer, bigint)
+  to anon, authenticated, service_role;
+
+-- read_share as in 0026, page by page: after_sequence and max_messages (at most 500; and about 4 MiB).
+drop function public.read_share(text);
+create function public.read_share(token text, after_sequence integer default 0, max_messages integer default 200)
+  returns jsonb
+  language plpgsql
+  volatile
+  set search_path = ''
+as $$
+declare
+  snapshot jsonb;
+begin
+  if read_share.token is null or read_share.token !~ '^[A-Za-z0-9_-]{1,128}$' then
+    raise exception 'share not found' using errcode = 'PT404';
+  end if;
+  if read_share.after_sequence is null or read_share.after_sequence < 0
+     or read_share.max_messages is null or read_share.max_messages not between 1 and 500 then
+    raise exception 'after_sequence must be >= 0 and max_messages between 1 and 500' using errcode = 'PT422';
+  end if;
+  snapshot := ohm.share_snapshot(read_share.token, true, null, read_share.after_sequence, read_share.max_messages,
+                                 4194304);
+  if snapshot is null then
+    raise exception 'share not found' using errcode = 'PT404';
+  end if;
+  return snapshot || jsonb_build_object('attachments', case when read_share.after_sequence > 0 then '[]'::jsonb
+    else coalesce((select jsonb_agg(to_jsonb(a)) from ohm.share_attachments(read_share.token) a), '[]'::jsonb) end);
+end
+$$;
+revoke all on function public.read_share(text, integer, integer) from public, anon, authenticated;
+grant execute on function public.read_share(text, integer, integer) to anon, authenticated, service_role;
+
+-- fork_share as in 0026, reading no more of the share than a fork may copy.
+create or replace function public.fork_share(token text, message_id uuid default null) returns public.chats
+  language plpgsql
+  volatile
+  set search_path = ''
+as $$
+declare
+  snapshot jsonb;
+  cut bigint;
+  messages jsonb;
+  branch uuid[];
+  point jsonb;
+  until timestamptz;
+  artifacts jsonb;
+  most bigint := (select l.value from ohm.limits l where l.name = 'fork_messages');
+begin
+  perform ohm.fork_owner();
+  if fork_share.token is not null and fork_share.token ~ '^[A-Za-z0-9_-]{1,128}$' then
+    snapshot := ohm.share_snapshot(fork_share.token, false, null, 0, (most + 1)::integer, null);
+  end if;
+  if snapshot is null then
+    raise exception 'share not found' using errcode = 'PT404';
+  end if;
+  if fork_share.message_id is not null then
+    select e.ord into cut from jsonb_array_elements(snapshot -> 'messages') with ordinality e(m, ord)
+     where (e.m ->> 'id')::uuid = fork_share.message_id;
+    if cut is null then
+      raise exception 'message_id is not a message of this share (or lies beyond what a fork may copy)'
+        using errcode = 'PT422';
+    end if;
+  end if;
+  select coalesce(jsonb_agg(jsonb_build_object(
+           'id', e.m -> 'id', 'role', e.m -> 'role', 'content', e.m -> 'content', 'content_json', e.m -> 'content_json',
+           'agent_name', e.m -> 'agent' -> 'name', 'agent_model', e.m -> 'agent' -> 'model',
+           'agent_icon', e.m -> 'agent' -> 'icon', 'intent', e.m -> 'intent',
+           'input_tokens', e.m -> 'usage' -> 'input_tokens', 'output_tokens', e.m -> 'usage' -> 'output_tokens',
+           'cost_usd', e.m -> 'usage' -> 'cost_usd', 'latency_ms', e.m -> 'latency_ms', 'metadata', e.m -> 'metadata',
+           'created_at', e.m -> 'created_at') order by e.ord), '[]'::jsonb)
+    into messages
+    from jsonb_array_elements(snapshot -> 'messages') with ordinality e(m, ord)
+   where cut is null or e.ord <= cut;
+  select array_agg((e.m ->> 'id')::uuid) into branch from jsonb_array_elements(messages) e(m);
+  point := messages -> -1;
+  if fork_share.message_id is not null and point is not null then
+    until := (point ->> 'created_at')::timestamptz;
+  end if;
+  select coalesce(jsonb_agg(a.x), '[]'::jsonb) into artifacts
+    from jsonb_array_elements(snapshot -> 'artifacts') a(x)
+   where (a.x ->> 'message_id')::uuid = any (branch)
+      or (a.x ->> 'message_id' is null and (until is null or (a.x ->> 'created_at')::timestamptz <= until));
+  return ohm.write_fork(snapshot -> 'chat' ->> 'title', messages, artifacts, null, (point ->> 'id')::uuid,
+                        fork_share.token);
+end
+$$;
 
 -- At most one share.viewed row per share and hour in the owner's log.
 drop trigger shared_chats_activity_update on public.shared_chats;
