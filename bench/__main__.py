@@ -4,6 +4,7 @@
   python -m bench scale --database ohm_scale --messages 10000000
   python -m bench run --database ohm_scale --out bench/results/scaled.json
   python -m bench report bench/results/small.json --scaled bench/results/scaled.json
+  python -m bench hardening
 """
 
 from __future__ import annotations
@@ -112,6 +113,36 @@ def scale(
     if not url:
         raise typer.BadParameter("scale needs --server-url (a server with room for the data)")
     fill(url, database, users=users, chats=chats, messages=messages, seed=seed, workers=workers)
+
+
+@app.command("hardening")
+def hardening_command(
+    url: ServerUrl = None,
+    quick: Annotated[bool, typer.Option(help="Small sizes: proves the harness works.")] = False,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
+        "bench/results/hardening.json"),
+) -> None:
+    """How the paths an attack made slow scale: time ratios between two sizes, measured in the same run."""
+    from rich.table import Table
+
+    from .hardening_bench import run as run_hardening
+
+    with server_url(url) as server:
+        db = BenchDatabase.open(server, None)
+        try:
+            results = run_hardening(db, quick=quick)
+            document = {"machine": machine(db.pg_version()), "results": [r.as_dict() for r in results]}
+        finally:
+            db.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, default=str))
+    table = Table("path", "small", "large", "small s", "large s", "size ratio", "time ratio", "goal", "met")
+    for r in document["results"]:
+        table.add_row(r["name"], r["small"], r["large"], f"{r['small_s']:.4f}", f"{r['large_s']:.4f}",
+                      f"{r['size_ratio']:g}", f"{r['time_ratio']:.2f}", f"<= {r['goal']:g}",
+                      "yes" if r["met"] else "NO")
+    console.print(table)
+    console.print(f"results written to {out}")
 
 
 @app.command("search")

@@ -88,3 +88,17 @@ def test_scale_generator_fills_a_consistent_database(pg_server):
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+
+
+def test_bench_hardening_measures_each_scaling_path(pg_server, tmp_path):
+    out = tmp_path / "hardening.json"
+    result = subprocess.run(
+        [sys.executable, "-m", "bench", "hardening", "--quick", "--out", str(out), "--server-url", pg_server],
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    results = json.loads(out.read_text())["results"]
+    assert [r["name"].split(":")[0] for r in results] == ["wiring trigger", "BOM compare", "text compare"]
+    for r in results:
+        assert r["small_s"] > 0 and r["large_s"] > 0
+        assert abs(r["time_ratio"] - r["large_s"] / r["small_s"]) < 0.05 * r["time_ratio"] + 0.05

@@ -547,3 +547,36 @@ def test_the_sync_client_passes_a_reset_on(user, live_server, database_url):
         stream.close()
     assert (reset.type, reset.cursor, reset.kind) == ("reset", 2, None)
     assert (third.type, third.cursor, third.data["content"]) == ("event", 3, "c")
+
+
+async def test_streams_end_when_their_token_expires_unless_renewed(user, other_user, live_server):
+    """A 5 s token used to keep receiving events for as long as the connection lived."""
+    with OhmClient(live_server, token=user.token()) as ohm:
+        chat = ohm.create_chat()
+        async with websockets.connect(ws_url(live_server, user.token(ttl_seconds=2))) as ws:
+            assert (await subscribe(ws, chat.id))["type"] == "subscribed"
+            ohm.post_message(chat.id, "user", "while valid")
+            assert (await receive(ws, until="event"))["data"]["content"] == "while valid"
+            expired = await receive(ws, timeout=6)
+            assert expired["code"] == "token_expired"
+            ohm.post_message(chat.id, "user", "after expiry")
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), TIMEOUT)
+            assert closed.value.rcvd.code == 4401
+        # A fresh token of the same user, sent before expiry, keeps the stream; another user's is refused.
+        async with websockets.connect(ws_url(live_server, user.token(ttl_seconds=2))) as ws:
+            await subscribe(ws, chat.id)
+            await ws.send(json.dumps({"type": "auth", "token": other_user.token()}))
+            assert (await receive(ws))["code"] == "bad_request"
+            await ws.send(json.dumps({"type": "auth", "token": user.token(ttl_seconds=60)}))
+            assert (await receive(ws))["type"] == "authenticated"
+            await asyncio.sleep(3)
+            ohm.post_message(chat.id, "user", "renewed")
+            assert (await receive(ws, until="event"))["data"]["content"] == "renewed"
+        # SSE: a token_expired event, then the stream ends.
+        url = f"{live_server}/v1/chats/{chat.id}/events?token={user.token(ttl_seconds=2)}"
+        async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+            async with client.stream("GET", url) as response:
+                started = time.monotonic()
+                body = b"".join([chunk async for chunk in response.aiter_bytes()])
+        assert b'"code": "token_expired"' in body and time.monotonic() - started < 6

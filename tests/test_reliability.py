@@ -483,3 +483,22 @@ def test_deleting_a_message_takes_its_replies_and_is_announced(user, other_user,
         event = conn.execute("select entity_id, data from realtime_events where chat_id = %s and "
                              "kind = 'message.deleted'", (chat,)).fetchall()
     assert event == [{"entity_id": uuid.UUID(ids[1]), "data": {"sequence_number": 2, "deleted": 3}}]
+
+
+def test_heavy_reads_without_a_token_are_limited_per_address(user, database_url, tmp_path):
+    """Anonymous share pages, diffs, searches, exports and chat loads cost the server real work: an address
+    gets a burst, then 429 with Retry-After; signed-in readers, light reads and /healthz are not counted."""
+    with make_app(database_url, tmp_path, rate_limit_public_reads="60/min", rate_limit_public_burst=3) as client:
+        chat = client.post("/v1/chats", headers=auth(user), json={"is_public": True}).json()["id"]
+        token = client.post(f"/v1/chats/{chat}/shares", headers=auth(user), json={}).json()["token"]
+        heavy = [f"/share/{token}", f"/v1/shares/{token}", f"/v1/chats/{chat}", "/v1/search?q=x"]
+        statuses = [client.get(path).status_code for path in heavy]
+        assert statuses[:3] == [200, 200, 200] and statuses[3] == 429, statuses
+        refused = client.get(f"/share/{token}")
+        assert refused.status_code == 429 and refused.headers["content-type"] == "application/problem+json"
+        assert int(refused.headers["retry-after"]) >= 1
+        assert client.get("/healthz").status_code == 200
+        assert client.get(f"/v1/chats/{chat}", headers=auth(user)).status_code == 200
+        assert client.get(f"/v1/shares/{token}", headers=auth(user)).status_code == 200
+        views = client.get(f"/v1/chats/{chat}/shares", headers=auth(user)).json()[0]["view_count"]
+        assert views == 1, "refused reads counted no views"

@@ -1,3 +1,4 @@
 from ohm.cli import main
 
-main()
+if __name__ == "__main__":  # also imported by worker processes (ohm.offload), which must not run the CLI
+    main()

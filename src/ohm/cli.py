@@ -8,7 +8,9 @@ Every command that needs a database uses ``--database-url`` /
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import os
 import re
 import sys
 from collections.abc import Callable
@@ -145,10 +147,29 @@ def serve(
         _run_uvicorn(settings, workers, access_log)
 
 
+def _release_large_buffers() -> None:
+    """Give buffers of 128 KiB and more back to the system as soon as they are freed (glibc only).
+
+    A server that sends 1 MiB frames to many slow readers allocates and frees many large buffers; glibc
+    raises its mmap threshold after the first such free and then serves them from heaps that do not
+    shrink, so the process kept ~2x the memory its live objects needed (measured: RSS +267 MB with 100
+    slow readers, of which the traced live objects were half).  Fixing the threshold keeps them mmapped."""
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    if name is None or not sys.platform.startswith("linux"):
+        return
+    os.environ.setdefault("MALLOC_MMAP_THRESHOLD_", str(128 * 1024))  # worker processes read it at start
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(name).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
+
+
 def _run_uvicorn(settings: Settings, workers: int, access_log: bool) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
+    _release_large_buffers()
     config = uvicorn_config(settings, workers=workers, log_level="info", access_log=access_log)
     if workers == 1:
         uvicorn.Server(config).run()

@@ -14,7 +14,8 @@ subscriber to resume from its cursor (instead of slowing the others); a
 replay stops when the queue is full and goes on as the connection drains it,
 in that connection's own task.  Frames are shared: the JSON of an event is
 made once per identity and handed to every subscriber of that identity, live
-or replayed (a weak cache: a frame lives as long as some queue holds it), and
+or replayed (a cache: a frame lives as long as some queue holds it, and the
+newest ``FRAME_CACHE_BYTES`` of them stay for readers that come later), and
 at most ``REPLAY_CONCURRENCY`` replays read rows at a time.  A stream ends
 when its token expires (a WebSocket client may send a fresh token first).
 """
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "ohm_events"
 QUEUE_SIZE = 1000
 QUEUE_BYTES = 4 * 1024 * 1024  # one 1 MiB message's frame fits several times
+FRAME_CACHE_BYTES = 64 * 1024 * 1024  # recent frames kept for sharing between replays, per process
 REPLAY_CHUNK = 8  # events whose rows are read at once during a replay
 REPLAY_CONCURRENCY = 4  # replays reading rows at the same time, per process
 SWEEP_SECONDS = 2.0  # how late an event can be if its NOTIFY was never sent
@@ -144,19 +146,70 @@ class Subscriber:
 
 
 class Frame(dict):
-    """A queued message whose JSON text is made once and shared by every subscriber it goes to."""
+    """A queued message whose JSON text is made once and shared by every subscriber it goes to.  The
+    dictionary keeps what routing needs (type, chat, cursor, kind), not the row: the text is the payload."""
 
     text: str
+    sse: bytes | None = None  # its Server-Sent Events frame, made by the first stream that sends it
 
 
 def frame(message: dict[str, Any]) -> Frame:
-    out = Frame(message)
+    out = Frame({k: v for k, v in message.items() if k != "data"})
     out.text = json.dumps(message, default=str)
     return out
 
 
+class FrameCache:
+    """The frames made recently, by (chat, cursor, identity): weakly, as long as some queue holds one, and
+    strongly, the newest up to ``max_bytes``, so that readers replaying the same chat at different paces
+    still share one frame per event instead of reading and writing their own."""
+
+    def __init__(self, max_bytes: int = FRAME_CACHE_BYTES) -> None:
+        self.max_bytes = max_bytes
+        self.weak: weakref.WeakValueDictionary[tuple[Any, ...], Frame] = weakref.WeakValueDictionary()
+        self.recent: collections.OrderedDict[tuple[Any, ...], Frame] = collections.OrderedDict()
+        self.bytes = 0
+
+    def get(self, key: tuple[Any, ...]) -> Frame | None:
+        found = self.weak.get(key)
+        if found is not None:
+            self._keep(key, found)
+        return found
+
+    def __setitem__(self, key: tuple[Any, ...], value: Frame) -> None:
+        self.weak[key] = value
+        self._keep(key, value)
+
+    def _keep(self, key: tuple[Any, ...], value: Frame) -> None:
+        if key in self.recent:
+            self.recent.move_to_end(key)
+            return
+        self.recent[key] = value
+        self.bytes += len(value.text)
+        while self.bytes > self.max_bytes and len(self.recent) > 1:
+            _, old = self.recent.popitem(last=False)
+            self.bytes -= len(old.text)
+
+
 def as_text(item: dict[str, Any]) -> str:
     return item.text if isinstance(item, Frame) else json.dumps(item, default=str)
+
+
+def sse_bytes(item: dict[str, Any]) -> bytes:
+    """The Server-Sent Events frame of a queued message; a shared frame's is made once and kept with it."""
+    cached = getattr(item, "sse", None)
+    if cached is not None:
+        return cached
+    if item["type"] == "event":
+        head = f"id: {item['cursor']}\nevent: {item['kind']}\n"
+    elif item["type"] == "reset":  # Last-Event-ID moves on with it
+        head = f"id: {item['cursor']}\nevent: reset\n"
+    else:
+        head = f"event: {item['type']}\n"
+    out = b"".join((head.encode(), b"data: ", as_text(item).encode(), b"\n\n"))
+    if isinstance(item, Frame):
+        item.sse = out
+    return out
 
 
 def event_message(event: dict[str, Any]) -> dict[str, Any]:
@@ -173,7 +226,7 @@ class Hub:
         self.tokens = tokens
         self.subscriptions: dict[uuid.UUID, set[Subscriber]] = {}
         # (chat, event number, identity) -> the event's frame, while some queue holds it.
-        self.frames: weakref.WeakValueDictionary[tuple[Any, ...], Frame] = weakref.WeakValueDictionary()
+        self.frames = FrameCache()
         self.replays = asyncio.Semaphore(REPLAY_CONCURRENCY)
         self.connected = asyncio.Event()
         self.reconnects = 0
@@ -241,6 +294,9 @@ class Hub:
                     sub.replay_pending.add(chat_id)
                     return
                 for frame_ in await self._frames(sub, events[start:start + REPLAY_CHUNK]):
+                    if not sub.has_room_for_replay():  # the rest of this chunk comes with the next refill
+                        sub.replay_pending.add(chat_id)
+                        return
                     seq = frame_["cursor"]
                     if seq > sub.cursors[chat_id] + 1 and not self._reset(sub, chat_id, seq - 1):
                         return
@@ -263,10 +319,14 @@ class Hub:
         missing = [e for e, k in zip(events, keys, strict=True) if k not in frames]
         if missing:
             async with self.replays:
-                await store.attach_rows(self.db, sub.identity, missing)
-            for event in missing:
-                key = (event["chat_id"], event["seq"], sub.key)
-                frames[key] = self.frames[key] = frame(event_message(event))
+                # Another replay may have made them while this one waited for its turn.
+                frames |= {k: f for e in missing if (f := self.frames.get(k := (e["chat_id"], e["seq"], sub.key)))}
+                missing = [e for e in missing if (e["chat_id"], e["seq"], sub.key) not in frames]
+                if missing:
+                    await store.attach_rows(self.db, sub.identity, missing)
+                    for event in missing:
+                        key = (event["chat_id"], event["seq"], sub.key)
+                        frames[key] = self.frames[key] = frame(event_message(event))
         return [frames[k] for k in keys]
 
     async def refill(self, sub: Subscriber) -> None:

@@ -24,6 +24,7 @@ from ohm.hardware.model import (
     SourceFile,
     Wire,
     number,
+    part_finder,
     voltage_range,
 )
 
@@ -262,6 +263,7 @@ def build_circuit(parts: list[Part], wires: list[Wire]) -> Circuit:
     parent: dict[str, str] = {}
     endpoints: dict[str, Endpoint] = {}
     pin_tables = {id(p): p.pins() for p in parts}
+    find_part = part_finder(parts)
 
     def find(key: str) -> str:
         while parent[key] != key:
@@ -270,7 +272,7 @@ def build_circuit(parts: list[Part], wires: list[Wire]) -> Circuit:
         return key
 
     def endpoint(wire: Wire, part_ref: str, pin_name: str) -> str | None:
-        part = next((p for p in parts if p.matches(part_ref)), None)
+        part = find_part(part_ref)
         if part is None:
             findings.append(Finding("wiring.unknown_part", "error",
                                     f"wire {wire.label}: {part_ref} is not a part of the BOM",
@@ -326,8 +328,10 @@ def _refs(endpoints: Iterable[Endpoint]) -> list[str]:
 
 def check_wiring(circuit: Circuit) -> list[Finding]:
     findings = list(circuit.findings)
+    find_part = part_finder(circuit.parts)
+    wired = {id(part) for w in circuit.wires for part in (find_part(w.from_part), find_part(w.to_part)) if part}
     for part in circuit.parts:
-        if part.pins() is None and any(part.matches(w.from_part) or part.matches(w.to_part) for w in circuit.wires):
+        if id(part) in wired and part.pins() is None:
             findings.append(Finding("wiring.pins_unknown", "info",
                                     f"{part.ref} ({part.name}) has no pin data (specs.pins or a datasheet "
                                     "analysis): its pins and levels are not checked", parts=[part.ref]))

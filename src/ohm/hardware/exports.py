@@ -20,7 +20,7 @@ from ohm.hardware.checks import (
     colour_code,
     platform_of,
 )
-from ohm.hardware.model import Part, SourceFile, Wire
+from ohm.hardware.model import Part, SourceFile, Wire, part_finder
 
 LCSC_NUMBER = re.compile(r"^C\d{3,}$")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -72,9 +72,10 @@ def bom_csv_generic(parts: list[Part]) -> str:
 def wireviz_yaml(parts: list[Part], wires: list[Wire], *, title: str | None = None) -> str:
     """A WireViz harness: one connector per part (the pins used), one single-wire cable per connection."""
     connectors: dict[str, dict] = {}
+    find_part = part_finder(parts)
 
     def connector(ref: str) -> str:
-        part = next((p for p in parts if p.matches(ref)), None)
+        part = find_part(ref)
         key = part.ref if part else ref.strip()
         if key not in connectors:
             entry: dict = {"pinlabels": []}
@@ -112,7 +113,8 @@ def wireviz_yaml(parts: list[Part], wires: list[Wire], *, title: str | None = No
     if title:
         document["metadata"] = {"title": title}
     document |= {"connectors": connectors, "cables": cables, "connections": connections}
-    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
+    return yaml.dump(document, Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False,
+                     allow_unicode=True)
 
 
 # --- PlatformIO ------------------------------------------------------------------------------------------------------

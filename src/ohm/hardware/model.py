@@ -10,6 +10,7 @@ aliases are accepted.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -200,6 +201,21 @@ class Part:
         key = reference.strip().upper()
         return (key in (d.upper() for d in self.designators) or (self.mpn or "").upper() == key
                 or self.name.upper() == key)
+
+
+def part_finder(parts: list[Part]) -> Callable[[str], Part | None]:
+    """``find(reference)``: the first part that ``matches`` it, by one dictionary lookup (a wiring of 2,000
+    connections over a BOM of 1,000 parts would otherwise compare every end with every part)."""
+    index: dict[str, Part] = {}
+    for part in parts:
+        for key in (*part.designators, part.mpn or "", part.name):
+            if key:
+                index.setdefault(key.upper(), part)
+
+    def find(reference: str) -> Part | None:
+        return index.get(reference.strip().upper())
+
+    return find
 
 
 @dataclass

@@ -10,6 +10,7 @@ versions are never updated or deleted.
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -217,14 +218,15 @@ async def get_version(db: Database, identity: Identity, artifact_id: uuid.UUID, 
 
 
 async def diff_versions(db: Database, identity: Identity, artifact_id: uuid.UUID, from_version: int,
-                        to_version: int, kind: str | None = None) -> ArtifactDiff:
-    """Compare two versions: text (unified), JSON (paths) or BOM (parts); default by content and type."""
+                        to_version: int, kind: str | None = None) -> bytes:
+    """Compare two versions: text (unified), JSON (paths) or BOM (parts); default by content and type.
+    Returns the ``ArtifactDiff`` document as JSON."""
     async with db.acting_as(identity) as conn:
         async with conn.pipeline():
             artifact_cur = await conn.execute(
                 "select type::text as type, total_versions from public.artifacts where id = %s", (artifact_id,))
             versions_cur = await conn.execute(
-                """select version_number, content_text, content_json from public.artifact_versions
+                """select version_number, content_text, content_json::text as content_json from public.artifact_versions
                     where artifact_id = %s and version_number in (%s, %s)""",
                 (artifact_id, from_version, to_version))
         artifact = await artifact_cur.fetchone()
@@ -235,7 +237,7 @@ async def diff_versions(db: Database, identity: Identity, artifact_id: uuid.UUID
         if not 1 <= n <= artifact["total_versions"]:
             raise Invalid(f"version {n} does not exist: this artifact has versions 1 to {artifact['total_versions']}")
     old, new = versions[from_version], versions[to_version]
-    has_json = old["content_json"] is not None and new["content_json"] is not None
+    has_json = old["content_json"] not in (None, "null") and new["content_json"] not in (None, "null")
     if kind is None:
         kind = ("bom" if artifact["type"] == "bom" else "json") if has_json else "text"
     if kind != "text" and not has_json:
@@ -243,19 +245,20 @@ async def diff_versions(db: Database, identity: Identity, artifact_id: uuid.UUID
     if kind == "bom" and artifact["type"] != "bom":
         raise Invalid("a bom diff compares bom artifacts")
     result = ArtifactDiff(artifact_id=artifact_id, from_version=from_version, to_version=to_version, kind=kind)
-    # Comparing two 1 MiB versions is CPU work: off the event loop.
-    await off_loop(_compare, result, old, new)
-    return result
+    # Comparing two 1 MiB versions is CPU work, and so is parsing them: both in a worker process, which
+    # hands back the response body (the JSON arrives as text and leaves as bytes; the loop parses neither).
+    return await off_loop(_compare, result, old, new)
 
 
-def _compare(result: ArtifactDiff, old: dict[str, Any], new: dict[str, Any]) -> None:
+def _compare(result: ArtifactDiff, old: dict[str, Any], new: dict[str, Any]) -> bytes:
     if result.kind == "text":
         result.unified = text_diff(old["content_text"], new["content_text"], f"v{result.from_version}",
                                    f"v{result.to_version}")
     elif result.kind == "json":
-        result.changes = json_diff(old["content_json"], new["content_json"])
+        result.changes = json_diff(json.loads(old["content_json"]), json.loads(new["content_json"]))
     else:
-        result.bom = bom_diff(_parts(old["content_json"]), _parts(new["content_json"]))
+        result.bom = bom_diff(_parts(json.loads(old["content_json"])), _parts(json.loads(new["content_json"])))
+    return result.model_dump_json().encode()
 
 
 def _parts(document: Any) -> list[dict[str, Any]]:

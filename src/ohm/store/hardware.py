@@ -10,15 +10,14 @@ the first time anyone asks (or when a version is written through the API).
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from functools import partial
 from typing import Any
 
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
 from ohm.db.session import Database
@@ -62,25 +61,32 @@ select a.id as artifact_id, a.current_version, v.id as version_id, v.version_num
                 where a2.project_id = %s and a2.type = %s::public.artifact_type
                 order by a2.updated_at desc, a2.id desc limit 1)
 """
+# The rows of a version come as one JSON array in text: the event loop reads a string and hands it to a worker
+# process, which parses it (building 1,000 rows of dictionaries and UUIDs on the loop, and pickling them to
+# the worker, was most of a BOM view's time on the loop).  Numerics come as strings, read back as Decimal.
 PARTS_SQL = """
-select p.id, p.position, p.name, p.mpn, p.manufacturer, p.quantity, p.designators, p.specs, p.unit_price,
-       p.currency, p.supplier, p.supplier_part_number, p.footprint, p.datasheet_url, p.alternatives,
-       p.lifecycle::text as lifecycle, p.voltage_min, p.voltage_max,
-       d.id as analysis_id, d.part_number as analysis_part_number, d.pinout as analysis_pinout,
-       d.attachment_id as analysis_attachment_id
+select coalesce(json_agg(t order by t.position), '[]')::text from (
+select p.id, p.position, p.name, p.mpn, p.manufacturer, p.quantity, p.designators, p.specs,
+       p.unit_price::text as unit_price, p.currency, p.supplier, p.supplier_part_number, p.footprint,
+       p.datasheet_url, p.alternatives, p.lifecycle::text as lifecycle, p.voltage_min::text as voltage_min,
+       p.voltage_max::text as voltage_max, d.id as analysis_id, d.part_number as analysis_part_number,
+       d.pinout as analysis_pinout, d.attachment_id as analysis_attachment_id
   from public.parts p left join public.datasheet_analyses d on d.id = p.datasheet_analysis_id
- where p.artifact_version_id = %s order by p.position
+ where p.artifact_version_id = %s) t
 """
 WIRES_SQL = """
+select coalesce(json_agg(t order by t.step_number nulls first, t.position), '[]')::text from (
 select c.id, c.position, c.from_part, c.from_pin, c.to_part, c.to_pin, c.from_part_id, c.to_part_id, c.wire_color,
-       c.voltage_level, c.signal_type, c.step_number, c.instruction, c.warnings
-  from public.connections c where c.artifact_version_id = %s order by c.step_number nulls first, c.position
+       c.voltage_level::text as voltage_level, c.signal_type, c.step_number, c.instruction, c.warnings
+  from public.connections c where c.artifact_version_id = %s) t
 """
 FILES_SQL = """
+select coalesce(json_agg(t order by t.success_unit nulls first, t.position), '[]')::text from (
 select f.id, f.position, f.filename, f.language, f.platform, f.board, f.framework, f.success_unit, f.libraries,
        f.is_production_ready, f.content
-  from public.code_files f where f.artifact_version_id = %s order by f.success_unit nulls first, f.position
+  from public.code_files f where f.artifact_version_id = %s) t
 """
+NUMERIC_COLUMNS = ("unit_price", "voltage_min", "voltage_max", "voltage_level")
 
 
 @dataclass
@@ -140,11 +146,35 @@ def file_from_row(row: dict[str, Any]) -> SourceFile:
                       success_unit=row["success_unit"], libraries=list(row["libraries"]), position=row["position"])
 
 
-async def _rows(conn: AsyncConnection, sql: str, version: Current | None) -> list[dict[str, Any]]:
+async def _rows(conn: AsyncConnection, sql: str, version: Current | None) -> str:
+    """A version's parts, connections or files as the JSON text of an array (``[]`` without a version)."""
     if version is None:
-        return []
-    cur = await conn.execute(sql, (version.version_id,))
-    return await cur.fetchall()
+        return "[]"
+    cur = await conn.execute(sql, (version.version_id,), binary=False)
+    row = await cur.fetchone()
+    return next(iter(row.values()))
+
+
+def parsed(rows: str) -> list[dict[str, Any]]:
+    """``_rows`` as dictionaries (in a worker process): numerics as Decimal, as psycopg would give them."""
+    result = json.loads(rows)
+    for row in result:
+        for column in NUMERIC_COLUMNS:
+            if row.get(column) is not None:
+                row[column] = Decimal(row[column])
+    return result
+
+
+def parts_of(rows: str) -> list[Part]:
+    return [part_from_row(r) for r in parsed(rows)]
+
+
+def wires_of(rows: str) -> list[Wire]:
+    return [wire_from_row(r) for r in parsed(rows)]
+
+
+def files_of(rows: str) -> list[SourceFile]:
+    return [file_from_row(r) for r in parsed(rows)]
 
 
 def _findings(found: list[Finding], prefixes: tuple[str, ...]) -> list[FindingOut]:
@@ -156,12 +186,18 @@ def _run(project: Project, parts: list[Part], wires: list[Wire], files: list[Sou
                             budget_currency=project.budget_currency)
 
 
+def _check_rows(project: Project, part_rows: str, wire_rows: str, file_rows: str) -> tuple[str, dict[str, int]]:
+    """In a worker process: the findings of a project's current documents, as JSON text, with their counts."""
+    found = _run(project, parts_of(part_rows), wires_of(wire_rows), files_of(file_rows))
+    return json.dumps([f.as_dict() for f in found]), rules.summary(found)
+
+
 # --- stored checks ----------------------------------------------------------------------------------------
 
 
 @dataclass
 class CheckRun:
-    findings: list[dict[str, Any]]
+    findings: str  # the stored JSON array as text: a run can hold thousands of findings, never parsed on the loop
     errors: int
     warnings: int
     infos: int
@@ -181,25 +217,23 @@ async def ensure_checks(conn: AsyncConnection, project: Project) -> CheckRun | N
         return None
     ids = [versions[k].version_id if versions[k] else None for k in KINDS]
     numbers = {k: versions[k].version if versions[k] else None for k in KINDS}
-    lookup = """select findings, errors, warnings, infos, created_at from public.check_runs
+    lookup = """select findings::text as findings, errors, warnings, infos, created_at from public.check_runs
                  where project_id = %s and bom_version_id is not distinct from %s
                    and wiring_version_id is not distinct from %s and code_version_id is not distinct from %s
                    and rules_version = %s"""
     cur = await conn.execute(lookup, (project.id, *ids, RULES_VERSION))
     row = await cur.fetchone()
     if row is None:
-        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, versions["bom"])]
-        wires = [wire_from_row(r) for r in await _rows(conn, WIRES_SQL, versions["wiring"])]
-        files = [file_from_row(r) for r in await _rows(conn, FILES_SQL, versions["code"])]
-        found = await off_loop(_run, project, parts, wires, files)  # CPU work: off the event loop
-        counts = rules.summary(found)
+        found, counts = await off_loop(  # CPU work: off the event loop
+            _check_rows, project, await _rows(conn, PARTS_SQL, versions["bom"]),
+            await _rows(conn, WIRES_SQL, versions["wiring"]), await _rows(conn, FILES_SQL, versions["code"]))
         await conn.execute(
             """insert into public.check_runs
                  (user_id, project_id, bom_version_id, wiring_version_id, code_version_id, rules_version, findings,
                   errors, warnings, infos)
-               values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               values (%s, %s, %s, %s, %s, %s, %s::jsonb, %s, %s, %s)
                on conflict do nothing""",
-            (project.user_id, project.id, *ids, RULES_VERSION, Jsonb([f.as_dict() for f in found]),
+            (project.user_id, project.id, *ids, RULES_VERSION, found,
              counts["errors"], counts["warnings"], counts["infos"]))
         cur = await conn.execute(lookup, (project.id, *ids, RULES_VERSION))
         row = await cur.fetchone()
@@ -217,14 +251,16 @@ async def recheck_after_write(conn: AsyncConnection, project_id: uuid.UUID | Non
         await ensure_checks(conn, Project.model_validate(row))
 
 
-async def get_checks(db: Database, identity: Identity, project_id: uuid.UUID) -> Checks:
+async def get_checks(db: Database, identity: Identity, project_id: uuid.UUID) -> bytes:
+    """The ``Checks`` document as JSON: the summary, then the stored findings spliced in as PostgreSQL wrote them."""
     async with db.acting_as(identity) as conn:
         project = await _project(conn, identity, project_id)
         run = await ensure_checks(conn, project)
     if run is None:
         return Checks(errors=0, warnings=0, infos=0, checked_at=None, bom_version=None, wiring_version=None,
-                      code_version=None, findings=[])
-    return Checks(**run.summary().model_dump(), findings=[FindingOut(**f) for f in run.findings])
+                      code_version=None, findings=[]).model_dump_json().encode()
+    summary = run.summary().model_dump_json()
+    return f'{summary[:-1]},"findings":{run.findings}}}'.encode()
 
 
 # --- views --------------------------------------------------------------------------------------------------
@@ -234,7 +270,11 @@ async def bom_summary(conn: AsyncConnection, project: Project) -> BomSummary | N
     bom = await current(conn, project.id, "bom")
     if bom is None:
         return None
-    parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, bom)]
+    return await off_loop(_bom_summary, project, bom, await _rows(conn, PARTS_SQL, bom))
+
+
+def _bom_summary(project: Project, bom: Current, rows: str) -> BomSummary:
+    parts = parts_of(rows)
     totals = rules.bom_totals(parts)
     total = totals.get(project.budget_currency)
     over = None if project.budget_amount is None or total is None else total > project.budget_amount
@@ -247,13 +287,25 @@ def _money(totals: dict[str, Decimal]) -> dict[str, Decimal]:
     return {currency: amount.quantize(Decimal("0.01")) for currency, amount in sorted(totals.items())}
 
 
-async def bom_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> BomView:
+def _dumped(view: Any, *args: Any) -> bytes:
+    """In a worker process: build a view and write its JSON there (the loop only sends rows and gets bytes)."""
+    return view(*args).model_dump_json().encode()
+
+
+async def bom_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> bytes:
+    """The ``BomView`` document as JSON."""
     async with db.acting_as(identity) as conn:
         project = await _project(conn, identity, project_id)
         bom = await _require(conn, project_id, "bom", version)
         rows = await _rows(conn, PARTS_SQL, bom)
+    return await off_loop(_dumped, _bom_view, project, bom, rows)  # checks of up to 1,000 parts: in a worker
+
+
+def _bom_view(project: Project, bom: Current, part_rows: str) -> BomView:
+    rows = parsed(part_rows)
     parts = [part_from_row(r) for r in rows]
     found = rules.check_bom(parts, project.budget_amount, project.budget_currency)
+    by_ref = _messages_by(found, lambda f: f.parts)
     lines = []
     for row, part in zip(rows, parts, strict=True):
         datasheet = None
@@ -269,42 +321,67 @@ async def bom_view(db: Database, identity: Identity, project_id: uuid.UUID, vers
             supplier_part_number=part.supplier_part_number, footprint=part.footprint,
             datasheet_url=part.datasheet_url, datasheet=datasheet, specs=part.specs, alternatives=part.alternatives,
             lifecycle=part.lifecycle, voltage_min=row["voltage_min"], voltage_max=row["voltage_max"],
-            warnings=[f.message for f in found if part.ref in f.parts or any(d in f.parts for d in part.designators)]))
-    return BomView(project_id=project_id, artifact_id=bom.artifact_id, version=bom.version,
+            warnings=_first_seen([m for key in (part.ref, *part.designators) for m in by_ref.get(key, ())])))
+    return BomView(project_id=project.id, artifact_id=bom.artifact_id, version=bom.version,
                    current_version=bom.current_version, parts=lines, totals=_money(rules.bom_totals(parts)),
                    budget_amount=project.budget_amount, budget_currency=project.budget_currency,
                    findings=_findings(found, ("bom.",)))
 
 
+def _messages_by(found: list[Finding], keys: Any) -> dict[Any, list[str]]:
+    """Each finding's message under each thing it names: one pass, not one per line (1,000 parts, 1,000
+    findings were a million comparisons on every BOM view)."""
+    index: dict[Any, list[str]] = {}
+    for finding in found:
+        for key in keys(finding):
+            index.setdefault(key, []).append(finding.message)
+    return index
+
+
+def _first_seen(messages: list[str]) -> list[str]:
+    return list(dict.fromkeys(messages))
+
+
 async def wiring_view(db: Database, identity: Identity, project_id: uuid.UUID,
-                      version: int | None = None) -> WiringView:
+                      version: int | None = None) -> bytes:
+    """The ``WiringView`` document as JSON."""
     async with db.acting_as(identity) as conn:
         project = await _project(conn, identity, project_id)
         wiring = await _require(conn, project_id, "wiring", version)
         rows = await _rows(conn, WIRES_SQL, wiring)
-        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
-    wires = [wire_from_row(r) for r in rows]
-    found = _run(project, parts, wires, [])
+        part_rows = await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))
+    return await off_loop(_dumped, _wiring_view, project, wiring, rows, part_rows)
+
+
+def _wiring_view(project: Project, wiring: Current, wire_rows: str, part_rows: str) -> WiringView:
+    rows = parsed(wire_rows)
+    found = _run(project, parts_of(part_rows), [wire_from_row(r) for r in rows], [])
+    by_position = _messages_by(found, lambda f: f.connections)
     lines = [WiringLine(
         id=row["id"], position=row["position"], step=row["step_number"],
         from_=WireEnd(part=row["from_part"], pin=row["from_pin"], part_id=row["from_part_id"]),
         to=WireEnd(part=row["to_part"], pin=row["to_pin"], part_id=row["to_part_id"]),
         wire_color=row["wire_color"], voltage=row["voltage_level"], signal=row["signal_type"],
-        instruction=row["instruction"],
-        warnings=list(row["warnings"]) + [f.message for f in found if row["position"] in f.connections])
+        instruction=row["instruction"], warnings=list(row["warnings"]) + by_position.get(row["position"], []))
         for row in rows]
-    return WiringView(project_id=project_id, artifact_id=wiring.artifact_id, version=wiring.version,
+    return WiringView(project_id=project.id, artifact_id=wiring.artifact_id, version=wiring.version,
                       current_version=wiring.current_version, connections=lines,
                       findings=_findings(found, ("wiring.", "voltage.", "power.")))
 
 
-async def code_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> CodeView:
+async def code_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> bytes:
+    """The ``CodeView`` document as JSON."""
     async with db.acting_as(identity) as conn:
         await _project(conn, identity, project_id)
         code = await _require(conn, project_id, "code", version)
         rows = await _rows(conn, FILES_SQL, code)
-        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
-    found = rules.check_code([file_from_row(r) for r in rows], parts)
+        part_rows = await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))
+    return await off_loop(_dumped, _code_view, project_id, code, rows, part_rows)
+
+
+def _code_view(project_id: uuid.UUID, code: Current, file_rows: str, part_rows: str) -> CodeView:
+    rows = parsed(file_rows)
+    found = rules.check_code([file_from_row(r) for r in rows], parts_of(part_rows))
     units: dict[int | None, list[CodeFileOut]] = {}
     for row in rows:
         units.setdefault(row["success_unit"], []).append(CodeFileOut(**row))
@@ -367,13 +444,29 @@ def _slug(name: str) -> str:
     return "-".join(part for part in slug.split("-") if part)[:60] or "project"
 
 
+# The exports run in a worker process from the rows as read: parsing them into parts is part of the work.
+
+
+def _bom_csv(fmt: str, rows: str) -> str:
+    parts = parts_of(rows)
+    return exports.bom_csv_jlcpcb(parts) if fmt == "jlcpcb" else exports.bom_csv_generic(parts)
+
+
+def _wireviz_yaml(part_rows: str, wire_rows: str, title: str) -> str:
+    return exports.wireviz_yaml(parts_of(part_rows), wires_of(wire_rows), title=title)
+
+
+def _firmware_zip(file_rows: str, part_rows: str, name: str, unit: int | None) -> bytes:
+    return exports.platformio_zip(files_of(file_rows), parts_of(part_rows), name=name, unit=unit)
+
+
 async def export_bom(db: Database, identity: Identity, project_id: uuid.UUID, fmt: str,
                      version: int | None = None) -> Export:
     async with db.acting_as(identity) as conn:
         project = await _project(conn, identity, project_id)
         bom = await _require(conn, project_id, "bom", version)
-        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, bom)]
-    text = await off_loop(exports.bom_csv_jlcpcb if fmt == "jlcpcb" else exports.bom_csv_generic, parts)
+        rows = await _rows(conn, PARTS_SQL, bom)
+    text = await off_loop(_bom_csv, fmt, rows)
     return Export(f"{_slug(project.name)}-bom-v{bom.version}-{fmt}.csv", "text/csv; charset=utf-8", text.encode())
 
 
@@ -382,15 +475,14 @@ async def export_wiring(db: Database, identity: Identity, project_id: uuid.UUID,
     async with db.acting_as(identity) as conn:
         project = await _project(conn, identity, project_id)
         wiring = await _require(conn, project_id, "wiring", version)
-        wires = [wire_from_row(r) for r in await _rows(conn, WIRES_SQL, wiring)]
-        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
-    document = await off_loop(partial(exports.wireviz_yaml, parts, wires,
-                                      title=f"{project.name} — wiring v{wiring.version}"))
+        wire_rows = await _rows(conn, WIRES_SQL, wiring)
+        part_rows = await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))
+    document = await off_loop(_wireviz_yaml, part_rows, wire_rows, f"{project.name} — wiring v{wiring.version}")
     name = f"{_slug(project.name)}-wiring-v{wiring.version}"
     if not svg:
         return Export(f"{name}.yaml", "application/yaml", document.encode())
     try:
-        # Graphviz runs as a subprocess; waiting for it (and parsing) happens in a worker thread.
+        # Graphviz runs as a subprocess; waiting for it (and parsing) happens in a worker process.
         return Export(f"{name}.svg", "image/svg+xml", (await off_loop(exports.render_wireviz_svg, document)).encode())
     except exports.RendererMissing as exc:
         raise NotAvailable(str(exc)) from None
@@ -401,10 +493,10 @@ async def export_firmware(db: Database, identity: Identity, project_id: uuid.UUI
     async with db.acting_as(identity) as conn:
         project = await _project(conn, identity, project_id)
         code = await _require(conn, project_id, "code", version)
-        files = [file_from_row(r) for r in await _rows(conn, FILES_SQL, code)]
-        parts = [part_from_row(r) for r in await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))]
+        file_rows = await _rows(conn, FILES_SQL, code)
+        part_rows = await _rows(conn, PARTS_SQL, await current(conn, project_id, "bom"))
     try:
-        body = await off_loop(partial(exports.platformio_zip, files, parts, name=project.name, unit=unit))
+        body = await off_loop(_firmware_zip, file_rows, part_rows, project.name, unit)
     except exports.ExportError as exc:
         raise Invalid(str(exc)) from None
     suffix = f"-unit{unit}" if unit else ""

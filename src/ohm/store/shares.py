@@ -13,12 +13,13 @@ import re
 import uuid
 from typing import Any
 
-from psycopg import AsyncConnection
+import orjson
+from pydantic import ValidationError
 
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Share, ShareCreate, SharedAttachment, ShareSnapshot
-from ohm.store._common import database_errors
+from ohm.store._common import MAX_JSON_DEPTH, cap_depth, database_errors
 from ohm.store.errors import NotFound
 
 NOT_FOUND = "share not found"
@@ -94,33 +95,50 @@ async def read_share(db: Database, identity: Identity, token: str, *, count_view
     Messages come page by page (after ``after_sequence``, at most ``limit`` and about 4 MiB); artifacts and
     uploads with the first page.  With ``signing_secret`` each upload in the shared branch comes with a signed
     link to its bytes."""
+    return assemble(*await read_share_raw(db, identity, token, count_view=count_view, visitor=visitor,
+                                          after_sequence=after_sequence, limit=limit), signing_secret)
+
+
+async def read_share_raw(db: Database, identity: Identity, token: str, *, count_view: bool = True,
+                         visitor: str | None = None, after_sequence: int = 0, limit: int = PAGE
+                         ) -> tuple[str, list[dict[str, Any]]]:
+    """``read_share`` before parsing: the snapshot's JSON text and the uploads' rows.  The server hands both
+    to a worker process (``assemble`` there: a 4 MiB page is parsed and written off the event loop)."""
+    check_token(token)
     async with db.acting_as(identity) as conn:
-        shared = await snapshot(conn, token, count_view=count_view, visitor=visitor, after_sequence=after_sequence,
-                                limit=limit)
+        cur = await conn.execute("select ohm.share_snapshot(%s, %s, %s, %s, %s, %s)::text as snapshot",
+                                 (token, count_view, visitor, after_sequence, limit, PAGE_BYTES))
+        row = await cur.fetchone()
+        if row is None or row["snapshot"] is None:
+            raise NotFound(NOT_FOUND)
         rows = []
         if after_sequence == 0:
             cur = await conn.execute("select * from ohm.share_attachments(%s)", (token,))
             rows = await cur.fetchall()
-    if rows:
-        from ohm.store.attachments import signed_path
+    return row["snapshot"], rows
 
+
+def assemble(text: str, attachments: list[dict[str, Any]], signing_secret: str | None) -> ShareSnapshot:
+    """The snapshot from ``read_share_raw``'s parts, uploads with signed links when a secret is given."""
+    from ohm.store.attachments import signed_path
+
+    try:
+        shared = ShareSnapshot.model_validate_json(text)
+    except ValidationError:
+        # JSON stored before OHM limited nesting is deeper than pydantic's parser goes: parsed here and
+        # cut below the limit, so that one such message does not make the whole share unreadable.
+        shared = ShareSnapshot.model_validate(cap_depth(orjson.loads(text), MAX_JSON_DEPTH + 8))
+    if attachments:
         shared.attachments = [SharedAttachment(**row, url=signed_path(signing_secret, row["id"], SHARE_LINK_TTL)
-                                               if signing_secret else None) for row in rows]
+                                               if signing_secret else None) for row in attachments]
     return shared
+
+
+def share_json(text: str, attachments: list[dict[str, Any]], signing_secret: str | None) -> bytes:
+    """In a worker process: the ``ShareSnapshot`` document as the API sends it."""
+    return assemble(text, attachments, signing_secret).model_dump_json().encode()
 
 
 def visitor_key(address: str | None, user_agent: str | None) -> str:
     """Who is viewing, as far as counting views goes: not stored in the clear."""
     return hashlib.sha256(f"{address or ''}|{user_agent or ''}".encode()).hexdigest()[:32]
-
-
-async def snapshot(conn: AsyncConnection, token: str, *, count_view: bool, visitor: str | None = None,
-                   after_sequence: int = 0, limit: int = PAGE) -> ShareSnapshot:
-    """``read_share`` inside a transaction the caller already holds."""
-    check_token(token)
-    cur = await conn.execute("select ohm.share_snapshot(%s, %s, %s, %s, %s, %s) as snapshot",
-                             (token, count_view, visitor, after_sequence, limit, PAGE_BYTES))
-    row = await cur.fetchone()
-    if row is None or row["snapshot"] is None:
-        raise NotFound(NOT_FOUND)
-    return ShareSnapshot.model_validate(row["snapshot"])

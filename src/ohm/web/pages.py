@@ -10,7 +10,6 @@ other sites.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
@@ -24,13 +23,11 @@ from ohm.offload import off_loop
 from ohm.store import analytics, shares
 from ohm.store.errors import NotFound
 from ohm.web.charts import stacked_daily
-from ohm.web.render import BudgetedMarkdown, bom_rows, markdown
+from ohm.web.render import environment, share_html
 
 router = APIRouter(include_in_schema=False)
 
-templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals.update(render_markdown=markdown, bom_rows=bom_rows)
-templates.env.filters["utc"] = lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+templates = Jinja2Templates(env=environment())
 
 HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
@@ -47,16 +44,14 @@ SHARE_PAGE = 50  # messages per page of the share page
 @router.get("/share/{token}", response_class=HTMLResponse)
 async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity,
                      after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> HTMLResponse:
-    """The share, 50 messages (and about 4 MiB) per page, rendered in a worker thread with a time budget
+    """The share, 50 messages (and about 4 MiB) per page, rendered in a worker process with a time budget
     for Markdown (ohm.web.render.BudgetedMarkdown): the largest share costs the event loop nothing."""
     try:
-        snapshot = await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret,
-                                           visitor=visitor(request), after_sequence=after, limit=SHARE_PAGE)
+        raw = await shares.read_share_raw(db, identity, token, visitor=visitor(request), after_sequence=after,
+                                          limit=SHARE_PAGE)
     except NotFound:
         return templates.TemplateResponse(request, "not_found.html", {}, status_code=404, headers=HEADERS)
-    page = templates.get_template("share.html")
-    html = await off_loop(page.render, {"snapshot": snapshot, "after": after, "md": BudgetedMarkdown()})
-    return HTMLResponse(html, headers=HEADERS)
+    return HTMLResponse(await off_loop(share_html, *raw, request.app.state.jwt_secret, after), headers=HEADERS)
 
 
 USAGE_COOKIE = "ohm_usage_token"

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import time
+from datetime import UTC
 from decimal import Decimal, InvalidOperation
+from functools import cache
+from pathlib import Path
 from typing import Any
 
+import jinja2
 from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
@@ -77,3 +81,22 @@ def bom_rows(content_json: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
             "currency": p.get("currency") or "USD", "supplier": p.get("supplier") or "",
         })
     return rows, bom_totals(parts)
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """The pages' templates, as the app and the worker processes (ohm.offload) both load them."""
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             autoescape=jinja2.select_autoescape())
+    env.globals.update(render_markdown=markdown, bom_rows=bom_rows)
+    env.filters["utc"] = lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return env
+
+
+def share_html(text: str, attachments: list[dict[str, Any]], signing_secret: str | None, after: int) -> str:
+    """The share page from ``read_share_raw``'s parts (run in a worker process: the snapshot parsed there,
+    Markdown under its budget, everything else escaped)."""
+    from ohm.store.shares import assemble
+
+    snapshot = assemble(text, attachments, signing_secret)
+    return environment().get_template("share.html").render(snapshot=snapshot, after=after, md=BudgetedMarkdown())

@@ -85,4 +85,5 @@ async def diff(
                     Query(description="Default: bom for BOMs with JSON, json for other JSON, text otherwise.")] = None,
 ) -> Response:
     """Compare two versions: a unified text diff, a structured JSON diff, or a part-level BOM diff."""
-    return json_response(await store.diff_versions(db, identity, artifact_id, from_, to, kind))
+    return Response(await store.diff_versions(db, identity, artifact_id, from_, to, kind),
+                    media_type="application/json")

@@ -80,25 +80,25 @@ async def delete_project(project_id: uuid.UUID, db: Db, identity: SignedIn) -> R
 @router.get("/projects/{project_id}/bom", response_model=BomView, responses=NOT_FOUND)
 async def get_bom(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None) -> Response:
     """The current BOM: parts, quantities, unit and line prices, totals, suppliers, alternatives, warnings."""
-    return json_response(await hardware.bom_view(db, identity, project_id, version))
+    return Response(await hardware.bom_view(db, identity, project_id, version), media_type="application/json")
 
 
 @router.get("/projects/{project_id}/wiring", response_model=WiringView, responses=NOT_FOUND)
 async def get_wiring(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None) -> Response:
     """Pin-to-pin connections in step order, resolved against the current BOM, with their findings."""
-    return json_response(await hardware.wiring_view(db, identity, project_id, version))
+    return Response(await hardware.wiring_view(db, identity, project_id, version), media_type="application/json")
 
 
 @router.get("/projects/{project_id}/code", response_model=CodeView, responses=NOT_FOUND)
 async def get_code(project_id: uuid.UUID, db: Db, identity: AnyIdentity, version: Version = None) -> Response:
     """Firmware files grouped by success unit."""
-    return json_response(await hardware.code_view(db, identity, project_id, version))
+    return Response(await hardware.code_view(db, identity, project_id, version), media_type="application/json")
 
 
 @router.get("/projects/{project_id}/checks", response_model=Checks, responses=NOT_FOUND)
 async def get_checks(project_id: uuid.UUID, db: Db, identity: AnyIdentity) -> Response:
     """Electrical and maker checks of the current BOM, wiring and code (stored per version combination)."""
-    return json_response(await hardware.get_checks(db, identity, project_id))
+    return Response(await hardware.get_checks(db, identity, project_id), media_type="application/json")
 
 
 @router.get("/projects/{project_id}/bom.csv", response_class=Response, responses={

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from ohm.api.deps import AnyIdentity
-from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text
+from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text, sse_bytes
 from ohm.auth import Identity, InvalidToken, KeysUnavailable
 from ohm.store.errors import Invalid, NotFound
 
@@ -170,14 +170,10 @@ async def chat_events(
                     continue
                 if item is CLOSING:  # the server is stopping: the client reconnects (after `retry`)
                     return
-                if item["type"] == "event":
-                    frame = f"id: {item['cursor']}\nevent: {item['kind']}\ndata: {as_text(item)}\n\n"
-                elif item["type"] == "reset":  # Last-Event-ID moves on with it
-                    frame = f"id: {item['cursor']}\nevent: reset\ndata: {as_text(item)}\n\n"
-                else:
-                    frame = f"event: {item['type']}\ndata: {as_text(item)}\n\n"
-                yield (retry + frame).encode()
-                retry = ""
+                if retry:
+                    yield retry.encode()
+                    retry = ""
+                yield sse_bytes(item)  # an event's bytes are made once and shared by every stream
                 if item.get("code") in ("overflow", "not_found"):
                     return
                 if sub.replay_pending and sub.has_room_for_replay():

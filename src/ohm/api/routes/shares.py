@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query, Request, Response, status
 from ohm.api.deps import AnyIdentity, Db, SignedIn
 from ohm.api.responses import json_response
 from ohm.models import Chat, ForkCreate, Lineage, Share, ShareCreate, ShareSnapshot
+from ohm.offload import off_loop
 from ohm.store import forks, shares
 
 router = APIRouter(prefix="/v1", tags=["shares and forks"])
@@ -46,9 +47,10 @@ async def read_share(token: Token, request: Request, db: Db, identity: AnyIdenti
     """The snapshot behind a share token. No sign-in needed; a visitor's first read of the day counts one
     view. Messages come page by page (`next_after_sequence`); artifacts and uploads with the first page, the
     uploads with signed links to their bytes (valid for an hour)."""
-    return json_response(await shares.read_share(db, identity, token, signing_secret=request.app.state.jwt_secret,
-                                                 visitor=visitor(request), after_sequence=after_sequence,
-                                                 limit=limit))
+    raw = await shares.read_share_raw(db, identity, token, visitor=visitor(request), after_sequence=after_sequence,
+                                      limit=limit)
+    body = await off_loop(shares.share_json, *raw, request.app.state.jwt_secret)  # a 4 MiB page: off the loop
+    return Response(body, media_type="application/json")
 
 
 @router.delete("/shares/{token}", response_model=Share, responses=GONE)

@@ -1,0 +1,112 @@
+"""How the heavy paths scale: each figure is a ratio of two sizes measured in the same run.
+
+An algorithm that compares everything with everything shows up as a ratio near the square of the size
+ratio; one that indexes shows a ratio near the size ratio (or below, where fixed costs dominate).  The
+paths measured are the ones an attack made slow (docs/reliability.md):
+
+- the wiring normalisation trigger: a wiring version of C connections over a BOM of P parts, with the
+  BOM 100 times bigger (C fixed): a lookup per connection stays flat, a scan of the parts grows 100 times;
+- the BOM compare: two versions of N parts, every part replaced, at N and 10 N;
+- the text compare: two texts with every third line changed, at L and 10 L lines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ohm.hardware.diff import bom_diff, text_diff
+
+from .env import BenchDatabase
+
+
+@dataclass
+class Scaling:
+    name: str
+    small: str
+    large: str
+    small_seconds: float
+    large_seconds: float
+    size_ratio: float
+    goal: float  # the largest acceptable time ratio
+
+    @property
+    def ratio(self) -> float:
+        return self.large_seconds / max(self.small_seconds, 1e-9)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "small": self.small, "large": self.large,
+                "small_s": round(self.small_seconds, 4), "large_s": round(self.large_seconds, 4),
+                "size_ratio": self.size_ratio, "time_ratio": round(self.ratio, 2), "goal": self.goal,
+                "met": self.ratio <= self.goal}
+
+
+def best_of(runs: int, fn: Callable[[], None]) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def wiring_trigger(db: BenchDatabase, parts: int, connections: int, runs: int) -> float:
+    """Seconds to store one wiring version of ``connections`` over a project BOM of ``parts`` parts."""
+    user = db.new_user("hardening")
+    with psycopg.connect(db.admin_url) as conn:
+        project = conn.execute("insert into projects (user_id, name) values (%s, 'bench') returning id",
+                               (user,)).fetchone()[0]
+        chat = conn.execute("insert into chats (user_id, project_id) values (%s, %s) returning id",
+                            (user, project)).fetchone()[0]
+        bom = conn.execute("insert into artifacts (chat_id, user_id, project_id, type, title) "
+                           "values (%s, %s, %s, 'bom', 'BOM') returning id", (chat, user, project)).fetchone()[0]
+        conn.execute("insert into artifact_versions (artifact_id, user_id, content_json) values (%s, %s, %s)",
+                     (bom, user, Jsonb({"parts": [{"name": f"Part {i}", "designators": [f"U{i}"], "quantity": 1}
+                                                  for i in range(parts)]})))
+        wiring = conn.execute("insert into artifacts (chat_id, user_id, project_id, type, title) "
+                              "values (%s, %s, %s, 'wiring', 'Wiring') returning id",
+                              (chat, user, project)).fetchone()[0]
+        conn.commit()
+        document = Jsonb({"connections": [
+            {"from": {"part": f"U{i % parts}", "pin": "1"}, "to": {"part": f"U{(i * 7) % parts}", "pin": "2"}}
+            for i in range(connections)]})
+
+        def store() -> None:
+            conn.execute("insert into artifact_versions (artifact_id, user_id, content_json) values (%s, %s, %s)",
+                         (wiring, user, document))
+            conn.rollback()
+
+        return best_of(runs, store)
+
+
+def bom_compare(parts: int, runs: int) -> float:
+    old = [{"name": f"Resistor {i}", "mpn": f"R-{i}", "designators": [f"R{i}"], "quantity": 1} for i in range(parts)]
+    new = [{**p, "mpn": f"C-{i}", "name": f"Capacitor {i}"} for i, p in enumerate(old)]
+    return best_of(runs, lambda: bom_diff(old, new))
+
+
+def text_compare(lines: int, runs: int) -> float:
+    old = "".join(f"line {i} of the firmware notes\n" for i in range(lines))
+    new = "".join(f"line {i} of the firmware notes\n" if i % 3 else f"changed {i}\n" for i in range(lines))
+    return best_of(runs, lambda: text_diff(old, new, "v1", "v2"))
+
+
+def run(db: BenchDatabase, *, quick: bool = False) -> list[Scaling]:
+    runs = 1 if quick else 3
+    connections, parts = (200, 10) if quick else (2000, 10)
+    bom_parts, lines = (300, 1500) if quick else (600, 2500)
+    results = [
+        Scaling("wiring trigger: BOM 100x bigger, same connections", f"{connections} wires x {parts} parts",
+                f"{connections} wires x {parts * 100} parts", wiring_trigger(db, parts, connections, runs),
+                wiring_trigger(db, parts * 100, connections, runs), 100, goal=10),
+        Scaling("BOM compare: 10x the parts, all replaced", f"{bom_parts} parts", f"{bom_parts * 10} parts",
+                bom_compare(bom_parts, runs), bom_compare(bom_parts * 10, runs), 10, goal=30),
+        Scaling("text compare: 10x the lines, every third changed", f"{lines} lines", f"{lines * 10} lines",
+                text_compare(lines, runs), text_compare(lines * 10, runs), 10, goal=30),
+    ]
+    return results
