@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -216,8 +217,11 @@ def _serve(database_url: str, port: int, **settings: str) -> subprocess.Popen:
     """`ohm serve` in its own process; ``settings`` are extra OHM_* variables (e.g. OHM_DATA_DIR)."""
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("OHM_")},
            "OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DB_POOL_MAX": "4", **settings}
+    # Its log goes to a file: a pipe nobody reads would stall a server that logs more than the pipe holds.
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen([sys.executable, "-m", "ohm", "serve", "--port", str(port), "--no-access-log"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -226,7 +230,13 @@ def _serve(database_url: str, port: int, **settings: str) -> subprocess.Popen:
         except httpx.TransportError:
             time.sleep(0.2)
     proc.kill()
-    raise AssertionError(proc.stderr.read().decode())
+    raise AssertionError(server_log(proc))
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    """What a server started by ``_serve`` has logged so far."""
+    proc.log.seek(0)
+    return proc.log.read().decode(errors="replace")
 
 
 def _free_port() -> int:
@@ -477,7 +487,7 @@ async def test_a_stopping_server_ends_its_streams_and_exits_promptly(user, datab
     assert proc.wait(15) == -signal.SIGTERM
     assert time.monotonic() - started < 10
     assert "event: subscribed" in rest
-    stderr = proc.stderr.read().decode()
+    stderr = server_log(proc)
     assert "ERROR" not in stderr and "Traceback" not in stderr, stderr
 
 
