@@ -246,3 +246,25 @@ def test_public_functions_are_exactly_the_documented_rpc_calls(conn):
     assert callable_by["anon"] == anyone
     assert callable_by["authenticated"] == sorted(anyone + users)
     assert callable_by["service_role"] == sorted(anyone + users)
+
+
+def test_every_check_constraint_has_a_refusal_in_the_table(conn):
+    """database_errors maps a refused CHECK by its exact name (store/constraints.py): every constraint of the
+    schema is in that table, the table names none that does not exist, and the names the triggers raise
+    are the ones the migrations raise."""
+    from pathlib import Path
+
+    from ohm.store import constraints
+
+    catalog = {r[0] for r in conn.execute(
+        "select conname from pg_constraint where contype = 'c' "
+        "and connamespace in ('public'::regnamespace, 'ohm'::regnamespace)")}
+    listed = constraints.ALL - constraints.RAISED
+    assert catalog - listed == set(), "constraints without a refusal in store/constraints.py"
+    assert listed - catalog == set(), "store/constraints.py names constraints the schema does not have"
+    migrations = Path(__file__).resolve().parents[1] / "src" / "ohm" / "db" / "migrations"
+    sql = "".join(p.read_text() for p in migrations.glob("*.sql"))
+    assert set(re.findall(r"errcode = 'check_violation',\s*constraint = '(\w+)'", sql)) == constraints.RAISED
+    groups = [constraints.TOO_LARGE, constraints.TOO_DEEP, constraints.BUDGETS, constraints.SHAPES, constraints.COST,
+              constraints.NOT_ALLOWED]
+    assert sum(map(len, groups)) == len(constraints.ALL), "a constraint is in two groups"

@@ -17,6 +17,7 @@ from psycopg import errors, sql
 
 from ohm.auth import Identity
 from ohm.db.session import Database
+from ohm.store import constraints
 from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge, TooMany
 
 MiB = 1024 * 1024
@@ -51,14 +52,7 @@ def database_errors(not_found: str = "not found") -> Iterator[None]:
         # A write RLS or a column privilege refused: to the caller the row is not theirs.
         raise NotFound(not_found) from None
     except errors.CheckViolation as exc:
-        name = exc.diag.constraint_name or ""
-        if name.endswith("_depth"):
-            raise Invalid(f"JSON nested deeper than 64 levels ({name})") from None
-        if name.endswith("_limit"):
-            raise TooLarge(_primary(exc)) from None
-        if any(part in name for part in ("content", "metadata", "_json")):
-            raise TooLarge(f"value too large ({name})") from None
-        raise Invalid(f"value not allowed ({name})") from None
+        raise constraints.refusal(exc.diag.constraint_name or "", _primary(exc)) from None
     except errors.ForeignKeyViolation as exc:
         raise Invalid(f"refers to something that does not exist or is not yours ({exc.diag.constraint_name})"
                       ) from None
