@@ -6,6 +6,7 @@ token, the service role — on every endpoint.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
@@ -233,6 +234,74 @@ async def test_the_chat_json_is_byte_for_byte_what_the_models_write(user, app_ur
                 page = await message_store.list_messages(db, identity, chat, **options)
                 raw = await message_store.list_messages_json(db, identity, chat, **options)
                 assert raw == page.model_dump_json().encode()
+
+
+async def test_every_column_reaches_every_path_under_its_own_name(user, app_url, database_url, live_server):
+    """Distinct values in every column of a message, read back through each way OHM hands out messages:
+    swapping two columns of the same type (input and output tokens, agent name and model) anywhere in the
+    SQL or the mapping must fail here (comparing two outputs of one mapper would not notice)."""
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from psycopg.rows import dict_row
+
+    from ohm.db.session import Database
+    from ohm.store import chats as chat_store
+    from ohm.store import messages as message_store
+    from ohm.store import realtime as realtime_store
+
+    created = datetime(2026, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)
+    with psycopg.connect(database_url, autocommit=True, row_factory=dict_row) as conn:  # as the owner
+        chat = conn.execute("insert into chats (user_id, is_public) values (%s, true) returning id",
+                            (user.id,)).fetchone()["id"]
+        root = conn.execute("insert into messages (chat_id, user_id, role, content) values (%s, %s, 'user', 'q') "
+                            "returning id", (chat, user.id)).fetchone()["id"]
+        message = conn.execute(
+            """insert into messages (chat_id, user_id, parent_id, role, content, content_json, agent_name, agent_model,
+                                     agent_icon, intent, input_tokens, output_tokens, cost_usd, latency_ms, metadata,
+                                     created_at)
+               values (%s, %s, %s, 'assistant', 'the content', %s, 'the-agent', 'the-model-x1', '🔌', 'WIRING',
+                       111, 222, 3.333333, 444, %s, %s)
+               returning id""",
+            (chat, user.id, root, Jsonb({"json": "content"}), Jsonb({"meta": "data"}), created)).fetchone()["id"]
+    expected = {"id": str(message), "chat_id": str(chat), "parent_id": str(root), "sequence_number": 2,
+                "role": "assistant", "content": "the content", "content_json": {"json": "content"},
+                "agent": {"name": "the-agent", "model": "the-model-x1", "icon": "🔌"}, "intent": "WIRING",
+                "usage": {"input_tokens": 111, "output_tokens": 222, "cost_usd": "3.333333"}, "latency_ms": 444,
+                "metadata": {"meta": "data"}, "created_at": "2026-03-04T05:06:07.890000Z"}
+
+    def same(document: dict, where: str) -> None:
+        got = {k: document.get(k) for k in expected}
+        if isinstance(got["usage"], dict) and got["usage"].get("cost_usd") is not None:
+            got["usage"] = {**got["usage"], "cost_usd": str(Decimal(str(got["usage"]["cost_usd"])).normalize())}
+        want = {**expected, "usage": {**expected["usage"], "cost_usd": str(Decimal("3.333333").normalize())}}
+        if got["created_at"] is not None:
+            got["created_at"] = datetime.fromisoformat(str(got["created_at"]).replace("Z", "+00:00")).isoformat()
+            want["created_at"] = created.isoformat()
+        assert got == want, where
+
+    async with Database(app_url) as db:
+        same((await chat_store.get_chat(db, user.identity, chat)).messages[1].model_dump(mode="json"), "library")
+        page = await message_store.list_messages(db, user.identity, chat)
+        same(page.items[1].model_dump(mode="json"), "library list")
+        events = [e for e in await realtime_store.events_after(db, user.identity, chat, 0) if e["id"] == message]
+        await realtime_store.attach_rows(db, user.identity, events)
+        same(json.loads(json.dumps(events[0]["data"], default=str)), "realtime")
+    with httpx.Client(base_url=live_server, headers={"Authorization": f"Bearer {user.token()}"}) as http:
+        same(http.get(f"/v1/chats/{chat}").json()["messages"][1], "GET chat")
+        same(http.get(f"/v1/chats/{chat}/messages").json()["items"][1], "GET messages")
+        same(http.get(f"/v1/messages/{message}").json(), "GET message")
+        token = http.post(f"/v1/chats/{chat}/shares", json={}).json()["token"]
+        shared = http.get(f"/v1/shares/{token}").json()["messages"][1]
+        same({**shared, "chat_id": str(chat)}, "share")  # a share leaves the chat's id out
+        posted = http.post(f"/v1/chats/{chat}/messages", json={
+            "role": "assistant", "content": "the content", "content_json": {"json": "content"},
+            "agent": {"name": "the-agent", "model": "the-model-x1", "icon": "🔌"}, "intent": "WIRING",
+            "usage": {"input_tokens": 111, "output_tokens": 222, "cost_usd": "3.333333"}, "latency_ms": 444,
+            "metadata": {"meta": "data"}, "parent_id": str(root)}).json()
+        assert (posted["usage"], posted["agent"], posted["latency_ms"], posted["intent"]) == (
+            {"input_tokens": 111, "output_tokens": 222, "cost_usd": "3.333333"},
+            expected["agent"], 444, "WIRING"), "POST answer"
 
 
 # --- listing ------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ chat therefore queue on that row and get gap-free numbers.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from psycopg import errors
@@ -28,11 +29,18 @@ CONTENT_LIMIT = 1 * MiB
 JSON_LIMIT = 256 * KiB
 MAX_PAGE = 1000
 
-MESSAGE_COLUMNS = """
-    m.id, m.chat_id, m.parent_id, m.sequence_number, m.role::text as role, m.content, m.content_json,
-    m.agent_name, m.agent_model, m.agent_icon, m.intent::text as intent, m.input_tokens, m.output_tokens,
-    m.cost_usd, m.latency_ms, m.metadata, m.created_at
-"""
+# A message row: the one list that makes both the SQL (MESSAGE_COLUMNS, ROW_COLUMNS) and the mapping to
+# ``Message`` (message_fields): (expression over public.messages m, the name it is read by).
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("m.id", "id"), ("m.chat_id", "chat_id"), ("m.parent_id", "parent_id"),
+    ("m.sequence_number", "sequence_number"), ("m.role::text", "role"), ("m.content", "content"),
+    ("m.content_json", "content_json"), ("m.agent_name", "agent_name"), ("m.agent_model", "agent_model"),
+    ("m.agent_icon", "agent_icon"), ("m.intent::text", "intent"), ("m.input_tokens", "input_tokens"),
+    ("m.output_tokens", "output_tokens"), ("m.cost_usd", "cost_usd"), ("m.latency_ms", "latency_ms"),
+    ("m.metadata", "metadata"), ("m.created_at", "created_at"),
+)
+FIELDS = tuple(name for _, name in COLUMNS)
+MESSAGE_COLUMNS = ", ".join(f"{expression} as {name}" for expression, name in COLUMNS)
 
 # The branch that ends at a leaf (given, else the chat's current leaf, else
 # its newest message), oldest first.  A chat that never branched (and whose
@@ -71,8 +79,7 @@ order by sequence_number
 # message).  Sizes are what the rows take to read: the text's length and the JSON columns' stored size.
 # The last column, `fetched`, is how many rows there were before the byte cut (more than kept: more pages).
 PAGE_BYTES = 4 * MiB
-ROW_COLUMNS = ("id, chat_id, parent_id, sequence_number, role, content, content_json, agent_name, agent_model, "
-               "agent_icon, intent, input_tokens, output_tokens, cost_usd, latency_ms, metadata, created_at")
+ROW_COLUMNS = ", ".join(FIELDS)
 
 
 def paged(source_sql: str) -> str:
@@ -110,38 +117,46 @@ NOT_FOUND = "chat not found"
 MESSAGE_LIST = TypeAdapter(list[Message])
 
 
-def message_from_row(row: dict[str, Any]) -> Message:
-    return Message.model_validate(_message_fields(row))
+_AT = {name: i for i, name in enumerate(FIELDS)}
+
+
+def fields_of(row: Sequence[Any], at_id: int = _AT["id"], at_chat: int = _AT["chat_id"],
+              at_parent: int = _AT["parent_id"], at_seq: int = _AT["sequence_number"], at_role: int = _AT["role"],
+              at_content: int = _AT["content"], at_json: int = _AT["content_json"], at_agent: int = _AT["agent_name"],
+              at_model: int = _AT["agent_model"], at_icon: int = _AT["agent_icon"], at_intent: int = _AT["intent"],
+              at_in: int = _AT["input_tokens"], at_out: int = _AT["output_tokens"], at_cost: int = _AT["cost_usd"],
+              at_latency: int = _AT["latency_ms"], at_meta: int = _AT["metadata"],
+              at_created: int = _AT["created_at"]) -> dict[str, Any]:
+    """A row (a tuple in COLUMNS order) as ``Message``'s fields, in its order: the one place the shape is
+    built, for the models and for the JSON the API writes straight from it.  Each position is found by
+    its name in COLUMNS (bound once, as defaults: this runs for every message of every page)."""
+    return {
+        "id": row[at_id], "parent_id": row[at_parent], "sequence_number": row[at_seq], "role": row[at_role],
+        "content": row[at_content], "content_json": row[at_json],
+        "agent": {"name": row[at_agent], "model": row[at_model], "icon": row[at_icon]} if row[at_agent] else None,
+        "intent": row[at_intent],
+        "usage": {"input_tokens": row[at_in], "output_tokens": row[at_out], "cost_usd": row[at_cost]},
+        "latency_ms": row[at_latency], "metadata": row[at_meta], "created_at": row[at_created], "chat_id": row[at_chat],
+    }
+
+
+def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
+    """``fields_of`` for a row read by name (a dict row that may hold more columns)."""
+    return fields_of(tuple(row[name] for name in FIELDS))
+
+
+def message_from_row(row: Mapping[str, Any]) -> Message:
+    return Message.model_validate(message_fields(row))
 
 
 def message_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
-    """Rows (tuples in MESSAGE_COLUMNS order) as ``Message``'s fields, in its order: the one place the
-    shape is built, for the models below and for the JSON the API writes straight from it."""
-    return [
-        {"id": id_, "parent_id": parent_id, "sequence_number": seq, "role": role, "content": content,
-         "content_json": content_json, "agent": {"name": agent, "model": model, "icon": icon} if agent else None,
-         "intent": intent, "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out, "cost_usd": cost},
-         "latency_ms": latency, "metadata": metadata, "created_at": created, "chat_id": chat_id}
-        for (id_, chat_id, parent_id, seq, role, content, content_json, agent, model, icon, intent, tokens_in,
-             tokens_out, cost, latency, metadata, created) in rows
-    ]
+    """Rows as tuples in COLUMNS order (the fast path: no dict rows from psycopg) as ``Message``'s fields."""
+    return [fields_of(row) for row in rows]
 
 
 def messages_from_tuples(rows: list[tuple]) -> list[Message]:
-    """Many rows (tuples in MESSAGE_COLUMNS order) in one pydantic call: one trip into its Rust core."""
+    """Many rows (tuples in COLUMNS order) in one pydantic call: one trip into its Rust core."""
     return MESSAGE_LIST.validate_python(message_dicts(rows))
-
-
-def _message_fields(row: dict[str, Any]) -> dict[str, Any]:
-    fields = dict(row)
-    name, model, icon = fields.pop("agent_name"), fields.pop("agent_model"), fields.pop("agent_icon")
-    fields["agent"] = {"name": name, "model": model, "icon": icon} if name else None
-    fields["usage"] = {
-        "input_tokens": fields.pop("input_tokens"),
-        "output_tokens": fields.pop("output_tokens"),
-        "cost_usd": fields.pop("cost_usd"),
-    }
-    return fields
 
 
 def validate_message(data: MessageCreate) -> None:
@@ -289,8 +304,8 @@ async def get_message(db: Database, identity: Identity, message_id: uuid.UUID) -
         row = await cur.fetchone()
     if row is None:
         raise NotFound("message not found")
-    fields = _message_fields(row)
-    return MessageDetail(**fields, sibling_index=fields["sibling_ids"].index(fields["id"]))
+    return MessageDetail(**message_fields(row), sibling_ids=row["sibling_ids"], child_ids=row["child_ids"],
+                         sibling_index=row["sibling_ids"].index(row["id"]))
 
 
 def cost_warnings(message: Message) -> list[str]:
