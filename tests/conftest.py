@@ -28,6 +28,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity, issue_token
+from ohm.client import OhmClient
 from ohm.db.embedded import EmbeddedPostgres
 from ohm.db.migrate import migrate, set_app_role_password
 from ohm.db.session import SWITCH_IDENTITY
@@ -326,3 +327,29 @@ def api_target(request: pytest.FixtureRequest) -> ApiTarget:
     owner = request.getfixturevalue("supabase_url")
     return ApiTarget("supabase", make_conninfo(**{**conninfo_to_dict(owner), "user": "authenticator"}), owner,
                      supabase_user_maker(owner))
+
+# --- the typed client as each kind of caller (live_server) -------------------------------------------------
+
+
+@pytest.fixture
+def alice(user, live_server):
+    with OhmClient(live_server, token=user.token()) as client:
+        yield client
+
+
+@pytest.fixture
+def bob(other_user, live_server):
+    with OhmClient(live_server, token=other_user.token()) as client:
+        yield client
+
+
+@pytest.fixture
+def anon(live_server):
+    with OhmClient(live_server) as client:
+        yield client
+
+
+@pytest.fixture
+def service(live_server, service_token):
+    with OhmClient(live_server, token=service_token) as client:
+        yield client

@@ -20,11 +20,11 @@ from typing import Any
 import httpx
 import jwt
 
-from ohm.auth import Identity, issue_token
+from ohm.auth import issue_token
 
-from .conftest import JWT_SECRET, acting
+from .conftest import JWT_SECRET
+from .helpers import ANALYSIS, MARK, VERIFICATION, fingerprint, png, world
 
-MARK = "ALICE-PRIVATE-7f3a"
 SERVICE_TOKEN = issue_token(JWT_SECRET, role="service_role")
 
 
@@ -40,8 +40,6 @@ class Op:
     service: tuple[int, ...] = ()  # the service role's answer when it is not a success
 
 
-ANALYSIS = {"part_number": "BME280", "pinout": [{"pin": "1", "name": "VDD", "type": "power"}]}
-VERIFICATION = {"status": "warning", "issues": [{"severity": "warning", "message": "no pull-ups"}]}
 
 OPS: dict[tuple[str, str], Op] = {
     ("GET", "/healthz"): Op("health"),
@@ -129,45 +127,6 @@ def bad_tokens(alice, bob) -> dict[str, str]:
     }
 
 
-def png(seed: int) -> bytes:
-    from .test_files import png as make
-
-    return make(seed=seed)
-
-
-def world(http: httpx.Client, owner) -> dict[str, str]:
-    """Alice's rows, one of each kind, marked with MARK."""
-    h = {"Authorization": f"Bearer {owner.token()}"}
-
-    def ok(response: httpx.Response) -> dict:
-        assert response.status_code in (200, 201), response.text
-        return response.json()
-
-    project = ok(http.post("/v1/projects", headers=h, json={"name": f"{MARK} project"}))["id"]
-    chat = ok(http.post("/v1/chats", headers=h, json={"title": f"{MARK} chat", "project_id": project}))["id"]
-    ok(http.post(f"/v1/chats/{chat}/messages", headers=h, json={"role": "user", "content": f"{MARK} question"}))
-    message = ok(http.post(f"/v1/chats/{chat}/messages", headers=h, json={
-        "role": "assistant", "content": f"{MARK} answer", "agent": {"name": "bomGenerator", "model": "o1"},
-        "usage": {"input_tokens": 10, "output_tokens": 5}}))["id"]
-    artifact = ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={
-        "type": "document", "title": f"{MARK} notes", "content_text": "v1"}))["id"]
-    ok(http.post(f"/v1/artifacts/{artifact}/versions", headers=h, json={"base_version": 1, "content_text": "v2"}))
-    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "bom", "title": "BOM", "content_json": {
-        "parts": [{"name": f"BME280 {MARK}", "mpn": "BME280", "designators": ["U1"]}]}}))
-    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "wiring", "title": "W", "content_json": {
-        "connections": [{"from": {"part": "U1", "pin": "SDA"}, "to": {"part": "U1", "pin": "SCL"}}]}}))
-    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "code", "title": "C", "content_json": {
-        "files": [{"filename": "main.cpp", "platform": "espressif32", "content": "// x"}]}}))
-    share = ok(http.post(f"/v1/chats/{chat}/shares", headers=h, json={}))["token"]
-    attachment = ok(http.post("/v1/attachments", headers=h, files={"file": ("board.png", png(900))},
-                              data={"category": "photo", "chat_id": chat}))["id"]
-    signed = ok(http.get(f"/v1/attachments/{attachment}/signed-url", headers=h))["url"]
-    verification = ok(http.post(f"/v1/projects/{project}/verifications", headers=h, json=VERIFICATION))["id"]
-    analysis = ok(http.post("/v1/datasheet-analyses", headers=h, json={**ANALYSIS, "manufacturer": MARK}))["id"]
-    return {"project_id": project, "chat_id": chat, "message_id": message, "artifact_id": artifact, "version": "1",
-            "token": share, "attachment_id": attachment, "signed": signed, "verification_id": verification,
-            "analysis_id": analysis}
-
 
 def call(http: httpx.Client, method: str, path: str, op: Op, ids: dict[str, str], token: str | None, *,
          body: Any = None) -> httpx.Response:
@@ -191,29 +150,6 @@ def call(http: httpx.Client, method: str, path: str, op: Op, ids: dict[str, str]
 
 
 # --- what must not change -------------------------------------------------------------------------------------
-
-TABLES = {
-    "profiles": "id", "projects": "user_id", "chats": "user_id", "messages": "user_id", "artifacts": "user_id",
-    "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id", "code_files": "user_id",
-    "attachments": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
-    "chat_forks": "forked_by", "realtime_events": "user_id",
-}
-
-
-def fingerprint(app_url: str, user_id) -> dict[str, str]:
-    """A checksum of every row the user owns (share counters left out: views and forks are counted)."""
-    out = {}
-    with acting(app_url, Identity.service()) as conn:
-        for table, column in TABLES.items():
-            out[table] = conn.execute(
-                f"""select count(*) || ':' || coalesce(md5(string_agg(t::text, ',' order by t::text)), '') as f
-                      from public.{table} t where {column} = %s""", (user_id,)).fetchone()["f"]
-        out["shared_chats"] = conn.execute(
-            """select coalesce(md5(string_agg((s.id, s.share_token, s.up_to_message_id, s.is_active, s.expires_at,
-                                                s.revoked_at)::text, ',' order by s.id)), '') as f
-                 from public.shared_chats s where s.user_id = %s""", (user_id,)).fetchone()["f"]
-    return out
-
 
 # --- the test ----------------------------------------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ import pytest
 from ohm.auth import Identity, issue_token
 
 from .conftest import JWT_SECRET, acting, auth
-from .test_files import PDF, make_chat, make_project, png
+from .helpers import PDF, make_chat, make_project, png
 
 SERVICE = {"Authorization": f"Bearer {issue_token(JWT_SECRET, role='service_role')}"}
 

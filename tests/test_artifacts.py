@@ -27,24 +27,6 @@ OLED = {"name": "OLED 0.96in", "mpn": "SSD1306", "quantity": 1, "designators": [
 
 
 @pytest.fixture
-def alice(user, live_server):
-    with OhmClient(live_server, token=user.token()) as client:
-        yield client
-
-
-@pytest.fixture
-def bob(other_user, live_server):
-    with OhmClient(live_server, token=other_user.token()) as client:
-        yield client
-
-
-@pytest.fixture
-def anon(live_server):
-    with OhmClient(live_server) as client:
-        yield client
-
-
-@pytest.fixture
 def weather_bom(alice):
     """The design's example: v1 DevKitC/DHT22/OLED -> v2 BME280 -> v3 WROOM."""
     chat = alice.create_chat(title="Weather station")

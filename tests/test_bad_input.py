@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from .conftest import auth
-from .test_access_matrix import fingerprint, world
+from .helpers import fingerprint, world
 
 # (method, path, a valid body, the fields whose type is checked)
 WRITES = [

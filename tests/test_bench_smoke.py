@@ -9,7 +9,10 @@ import tempfile
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
+
+pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,30 +22,6 @@ from ohm.client import InvalidError, NotFoundError, OhmClient, UnauthorizedError
 from .conftest import JWT_SECRET, acting
 
 
-@pytest.fixture
-def alice(user, live_server):
-    with OhmClient(live_server, token=user.token()) as client:
-        yield client
-
-
-@pytest.fixture
-def bob(other_user, live_server):
-    with OhmClient(live_server, token=other_user.token()) as client:
-        yield client
-
-
-@pytest.fixture
-def anon(live_server):
-    with OhmClient(live_server) as client:
-        yield client
-
-
-@pytest.fixture
-def service(live_server, service_token):
-    with OhmClient(live_server, token=service_token) as client:
-        yield client
-
-
 def bad_tokens(user) -> dict[str, str]:
     expired = issue_token(JWT_SECRET, user_id=user.id, now=time.time() - 7200, ttl_seconds=60)
     forged = issue_token("someone-elses-secret-" + "y" * 30, user_id=user.id)
@@ -557,6 +533,7 @@ def test_message_paging_is_stable_under_inserts(alice):
 # --- many writers ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 async def test_32_concurrent_writers_get_gap_free_sequence_numbers(live_server, make_user):
     import asyncio
 

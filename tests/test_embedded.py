@@ -24,7 +24,7 @@ import httpx
 import psutil
 import pytest
 
-pytestmark = pytest.mark.embedded
+pytestmark = [pytest.mark.embedded, pytest.mark.slow]
 
 
 def free_port() -> int:

@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import struct
 import time
 import uuid
-import zlib
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -28,21 +26,12 @@ from ohm.db.session import Database
 from ohm.store import attachments
 
 from .conftest import JWT_SECRET, acting, auth
+from .helpers import PDF, make_chat, png
 
 LIMIT = 64 * 1024
 QUOTA = 200 * 1024
 
 
-def png(width: int = 2, height: int = 2, seed: int = 0) -> bytes:
-    """A real PNG (decodable), different for each seed."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-    rows = b"".join(b"\x00" + bytes((seed + x + y) % 256 for x in range(width * 3)) for y in range(height))
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
-
-
-PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 WINDOWS_EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"\x80\x00\x00\x00" \
     + b"\x00" * 64 + b"PE\x00\x00L\x01" + b"\x00" * 200
 ELF = b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + b"\x02\x00\x3e\x00" + b"\x00" * 200
@@ -101,18 +90,6 @@ def blob_keys(api: TestClient):
 def upload(api: TestClient, user, data: bytes, name: str = "board.png", headers: dict | None = None, **form):
     return api.post("/v1/attachments", files={"file": (name, data, "application/octet-stream")},
                     data={k: str(v) for k, v in form.items()}, headers=headers if headers is not None else auth(user))
-
-
-def make_chat(app_url: str, user, *, public: bool = False) -> uuid.UUID:
-    with acting(app_url, user.identity) as conn:
-        return conn.execute("insert into public.chats (user_id, is_public) values (%s, %s) returning id",
-                            (user.id, public)).fetchone()["id"]
-
-
-def make_project(app_url: str, user) -> uuid.UUID:
-    with acting(app_url, user.identity) as conn:
-        return conn.execute("insert into public.projects (user_id, name) values (%s, 'Weather station') "
-                            "returning id", (user.id,)).fetchone()["id"]
 
 
 def row_count(app_url: str, user) -> int:

@@ -15,6 +15,8 @@ from ohm.auth import issue_token
 
 from .conftest import JWT_SECRET
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.timeout(900)
 def test_schemathesis_finds_no_server_errors_and_no_schema_violations(live_server, user, tmp_path):

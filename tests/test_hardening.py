@@ -26,9 +26,9 @@ import psutil
 import pytest
 
 from .conftest import acting, auth, free_port
-from .test_realtime import _serve
+from .helpers import serve
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.timeout(600), pytest.mark.slow]
 
 MiB = 1024 * 1024
 
@@ -36,7 +36,7 @@ MiB = 1024 * 1024
 @pytest.fixture(scope="module")
 def server(database_url, tmp_path_factory):
     port = free_port()
-    proc = _serve(database_url, port, OHM_DATA_DIR=str(tmp_path_factory.mktemp("hardening")),
+    proc = serve(database_url, port, OHM_DATA_DIR=str(tmp_path_factory.mktemp("hardening")),
                   OHM_DB_POOL_MAX="12", OHM_RATE_LIMIT_WRITES="off", OHM_RATE_LIMIT_PUBLIC_READS="off")
     try:
         yield proc, f"http://127.0.0.1:{port}", port
@@ -301,7 +301,7 @@ def test_worker_processes_go_with_their_server(database_url, tmp_path, make_user
     """A worker holds both ends of its job queue, so it never saw the server's end close: every stopped or
     killed server left its workers behind (48 of them, ~90 MB each, after an afternoon of test runs)."""
     port = free_port()
-    proc = _serve(database_url, port, OHM_DATA_DIR=str(tmp_path), OHM_RATE_LIMIT_PUBLIC_READS="off")
+    proc = serve(database_url, port, OHM_DATA_DIR=str(tmp_path), OHM_RATE_LIMIT_PUBLIC_READS="off")
     try:
         user = make_user("workers")
         chat = big_chat(app_url, user, messages=1, size=1000, text="# hello ")

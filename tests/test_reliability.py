@@ -17,14 +17,14 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from fastapi.testclient import TestClient
 
 from ohm.api.app import create_app
 from ohm.auth import Identity, issue_token
 from ohm.config import Settings
 
-from .conftest import JWT_SECRET, acting, auth, serving
-from .test_realtime import _free_port, _pg_ctl, _serve
+from .conftest import JWT_SECRET, acting, auth, free_port, serving
+from .helpers import make_app, pg_ctl
+from .helpers import serve as serve_ohm
 
 
 def ok(response: httpx.Response, status: int = 200) -> dict:
@@ -35,6 +35,7 @@ def ok(response: httpx.Response, status: int = 200) -> dict:
 # --- concurrency -----------------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_32_writers_append_100_messages_each_to_one_chat(http, user, live_server, app_url):
     chat = ok(http.post("/v1/chats", headers=auth(user), json={}), 201)["id"]
     token = user.token()
@@ -140,11 +141,6 @@ def test_forks_racing_the_deletion_of_the_original_stay_consistent(http, user, o
 # --- limits --------------------------------------------------------------------------------------------------------
 
 
-def make_app(database_url: str, tmp_path: Path, **settings) -> TestClient:
-    return TestClient(create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, data_dir=tmp_path,
-                                          **settings)))
-
-
 def test_writes_beyond_the_rate_limit_get_429_with_retry_after(user, other_user, database_url, tmp_path):
     with make_app(database_url, tmp_path, rate_limit_writes="60/min", rate_limit_burst=5) as client:
         statuses = [client.post("/v1/chats", headers=auth(user), json={}).status_code for _ in range(8)]
@@ -221,11 +217,12 @@ def test_a_slow_statement_is_cancelled_and_an_exhausted_pool_answers_503(user, d
 
 
 def serve(database_url: str, port: int, data_dir: Path) -> subprocess.Popen:
-    return _serve(database_url, port, OHM_DATA_DIR=str(data_dir), OHM_DB_POOL_MAX="8", OHM_DB_POOL_TIMEOUT="2",
+    return serve_ohm(database_url, port, OHM_DATA_DIR=str(data_dir), OHM_DB_POOL_MAX="8", OHM_DB_POOL_TIMEOUT="2",
                   OHM_RATE_LIMIT_WRITES="off", OHM_RATE_LIMIT_PUBLIC_READS="off")
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.slow
 def test_postgresql_restart_under_write_load_loses_no_acknowledged_write(tmp_path):
     """30 s of writes from 4 clients; PostgreSQL restarts 10 s in.  Every 2xx is stored; while it is away
     clients get 503, never 500; the API serves again within 5 s of PostgreSQL being back."""
@@ -235,7 +232,7 @@ def test_postgresql_restart_under_write_load_loses_no_acknowledged_write(tmp_pat
     server = EmbeddedPostgres(tmp_path / "pg")
     server.start()
     migrate(server.admin_url)
-    port = _free_port()
+    port = free_port()
     proc = serve(server.admin_url, port, tmp_path / "data")
     base = f"http://127.0.0.1:{port}"
     try:
@@ -274,9 +271,9 @@ def test_postgresql_restart_under_write_load_loses_no_acknowledged_write(tmp_pat
         for t in threads:
             t.start()
         time.sleep(10)
-        _pg_ctl(server, "stop")
+        pg_ctl(server, "stop")
         time.sleep(3)  # the database is away
-        _pg_ctl(server, "start")
+        pg_ctl(server, "start")
         restarted["back"] = time.monotonic()
         for t in threads:
             t.join(60)
@@ -298,17 +295,18 @@ def test_postgresql_restart_under_write_load_loses_no_acknowledged_write(tmp_pat
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(30)
-        _pg_ctl(server, "stop")
+        pg_ctl(server, "stop")
         server.stop()
 
 
 @pytest.mark.timeout(180)
+@pytest.mark.slow
 def test_kill_9_during_uploads_leaves_no_row_without_its_blob(database_url, tmp_path, make_user):
-    from .test_files import png
+    from .helpers import png
 
     data_dir = tmp_path / "data"
     owner = make_user("uploader")
-    port = _free_port()
+    port = free_port()
     proc = serve(database_url, port, data_dir)
     base = f"http://127.0.0.1:{port}"
     token = owner.token()

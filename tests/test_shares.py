@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import os
-import shutil
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,27 +14,10 @@ from ohm.auth import Identity
 from ohm.client import ERRORS, InvalidError, NotFoundError, OhmClient, OhmError, UnauthorizedError
 
 from .conftest import acting
+from .helpers import headless
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture
-def alice(user, live_server):
-    with OhmClient(live_server, token=user.token()) as client:
-        yield client
-
-
-@pytest.fixture
-def bob(other_user, live_server):
-    with OhmClient(live_server, token=other_user.token()) as client:
-        yield client
-
-
-@pytest.fixture
-def anon(live_server):
-    with OhmClient(live_server) as client:
-        yield client
 
 
 def _raise_or_json(response: httpx.Response) -> dict:
@@ -309,24 +288,6 @@ def test_share_page_html_and_headers(alice, conversation, live_server):
     assert "not available" in gone.text
 
 
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
-        if path := shutil.which(name):
-            return path
-    pytest.skip("no Chromium on this machine (Debian: apt-get install chromium); .ci/run installs it")
-
-
-def headless(url: str, *args: str) -> str:
-    with tempfile.TemporaryDirectory() as profile:
-        result = subprocess.run(
-            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--virtual-time-budget=3000", *args, url],
-            capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": profile})
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
-
-
 XSS = [
     '<script>document.body.setAttribute("data-pwned", "script")</script>',
     '<img src=x onerror="document.body.setAttribute(\'data-pwned\', \'img\')">',
@@ -335,6 +296,7 @@ XSS = [
 ]
 
 
+@pytest.mark.slow
 def test_share_page_in_a_real_browser(alice, conversation, live_server):
     chat, _, _ = conversation
     alice.post_message(chat.id, "user", "Can you check this?\n\n" + "\n\n".join(XSS) +
@@ -374,7 +336,7 @@ def test_typed_client_for_shares_and_forks(alice, bob, anon, conversation):
 
 
 def test_share_shows_the_uploads_of_its_branch_with_signed_links(alice, bob, anon, conversation, live_server):
-    from .test_files import PDF, png
+    from .helpers import PDF, png
 
     chat, m, _ = conversation
     before = alice.upload(png(seed=300), "breadboard.png", category="circuit_image", chat_id=chat.id,

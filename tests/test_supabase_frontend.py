@@ -21,6 +21,8 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
+pytestmark = pytest.mark.slow
+
 FRONTEND = Path(__file__).resolve().parent / "frontend"
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "supabase.md"
 

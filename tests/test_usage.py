@@ -245,7 +245,7 @@ def actions(http, user, **params):
 
 
 def test_every_action_writes_one_activity_row(http, user, other_user, app_url, live_server):
-    from .test_files import png
+    from .helpers import png
 
     project = ok(http.post("/v1/projects", headers=auth(user), json={"name": "Logged"}), 201)["id"]
     ok(http.patch(f"/v1/projects/{project}", headers=auth(user), json={"goal": "log it"}))
@@ -380,10 +380,11 @@ def test_usage_page_token_cookie_and_chart(http, user, app_url, live_server):
     assert http.get("/usage", params={"token": "not-a-token"}).status_code == 401
 
 
+@pytest.mark.slow
 def test_usage_page_in_a_real_browser(http, user, app_url, live_server):
     from pathlib import Path
 
-    from .test_shares import headless
+    from .helpers import headless
 
     chat = new_chat(http, user)
     now = dt.datetime.now(dt.UTC)

@@ -807,7 +807,7 @@ class UsageRow(BaseModel):
 
 class UsageReport(BaseModel):
     group_by: GroupBy
-    from_: datetime | None = Field(serialization_alias="from")
+    from_: datetime | None = Field(alias="from")
     to: datetime | None
     items: list[UsageRow]
     totals: UsageRow
@@ -842,3 +842,13 @@ class ActivityEntry(BaseModel):
 class ActivityPage(BaseModel):
     items: list[ActivityEntry]
     next_cursor: str | None
+
+
+class Health(BaseModel):
+    """GET /healthz: the server answers, and reaches its database as the application role."""
+
+    status: str
+    version: str
+    database: str
+    schema_version: str | None
+    embedded: bool

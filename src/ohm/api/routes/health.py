@@ -1,20 +1,12 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel
 
 from ohm import __version__
 from ohm.auth import Identity
+from ohm.models import Health
 
 router = APIRouter(tags=["health"])
-
-
-class Health(BaseModel):
-    status: str
-    version: str
-    database: str
-    schema_version: str | None
-    embedded: bool
 
 
 @router.get("/healthz", response_model=Health, summary="Liveness and database check")

@@ -1,0 +1,443 @@
+# Generated from ../_async/client.py by scripts/make_sync_client.py: edit that file, then run the script.
+"""The client, written once: this async one is the source, and ``_sync/client.py`` is generated from it
+(``python scripts/make_sync_client.py``; a test fails when the two differ)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from typing import Any, BinaryIO
+
+import httpx
+from httpx_sse import connect_sse
+
+from ohm.client._base import (
+    NOT_GIVEN,
+    M,
+    _add_version,
+    _Call,
+    _create_artifact,
+    _create_chat,
+    _create_share,
+    _diff,
+    _EventStream,
+    _fork,
+    _headers,
+    _json_body,
+    _list_analyses,
+    _list_chats,
+    _list_messages,
+    _post_message,
+    _restore,
+    _Resume,
+    _sleep_sync,
+    _update_chat,
+    _upload,
+    _when,
+    route,
+)
+from ohm.models import (
+    ActivityPage,
+    AgentInfo,
+    Artifact,
+    ArtifactDiff,
+    ArtifactType,
+    ArtifactVersion,
+    Attachment,
+    AttachmentCategory,
+    BomView,
+    Chat,
+    ChatDetail,
+    ChatPhase,
+    Checks,
+    CodeView,
+    DatasheetAnalysis,
+    DatasheetAnalysisCreate,
+    Health,
+    Intent,
+    Lineage,
+    MessageCreated,
+    MessageDetail,
+    MessagePage,
+    MessageRole,
+    ModelPrice,
+    Page,
+    PartHit,
+    Project,
+    ProjectCreate,
+    ProjectDetail,
+    ProjectUpdate,
+    RealtimeEvent,
+    SearchPage,
+    Share,
+    ShareSnapshot,
+    SignedUrl,
+    Usage,
+    UsageReport,
+    Verification,
+    VerificationCreate,
+    VersionSummary,
+    WiringView,
+)
+
+
+class OhmClient:
+    """A client of OHM's API. ``token`` is a user JWT or a service-role key; none = anon.
+
+    Every method returns the pydantic model the server sends (``ohm.models``) and raises an
+    :class:`~ohm.client.OhmError` subclass, carrying the problem+json body, for an error answer."""
+
+    def __init__(self, base_url: str, token: str | None = None, *, timeout: float = 30.0,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self._http = httpx.Client(base_url=base_url, headers=_headers(token), timeout=timeout,
+                                       transport=transport)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> OhmClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _send(self, call: _Call[M]) -> M:
+        return call.parse(self._http.request(call.method, call.path, **call.request_kwargs()))
+
+    @route("GET", "/healthz")
+    def health(self) -> Health:
+        return self._send(_Call("GET", "/healthz", Health))
+
+    @route("GET", "/v1/chats/{chat_id}/events")
+    def events(self, chat_id: uuid.UUID | str, *, since: int | None = None) -> Iterator[RealtimeEvent]:
+        """A chat's events as they commit (Server-Sent Events), for as long as you iterate.
+
+        Starts after ``since`` (default: now). A dropped connection, a restarted server or a
+        stream that fell too far behind is resumed from the last cursor, so nothing is missed
+        or repeated; a ``reset`` item means older events are no longer kept (reload the chat).
+        Ends after ``chat.deleted``; raises NotFoundError if the chat is not yours to watch, and
+        UnauthorizedError when the token expires (start again with a fresh one and ``since``).
+        """
+        stream = _EventStream(chat_id, since)
+        while True:
+            try:
+                with connect_sse(self._http, **stream.request(self._http.timeout)) as source:
+                    if source.response.is_error:
+                        source.response.read()
+                    stream.opened(source.response)
+                    for sse in source.iter_sse():
+                        event = stream.frame(sse.data)
+                        if event is not None:
+                            yield event
+                            if event.kind == "chat.deleted":
+                                return
+                # the server closed the stream (a restart, say): resume after a pause
+            except _Resume:
+                continue
+            except httpx.TransportError:
+                pass
+            _sleep_sync(stream.delay())
+
+    @route("POST", "/v1/chats")
+    def create_chat(self, title: str | None = None, project_id: uuid.UUID | None = None, *,
+                          phase: ChatPhase | None = None, is_public: bool | None = None,
+                          user_id: uuid.UUID | None = None) -> Chat:
+        return self._send(_create_chat(title, project_id, phase, is_public, user_id))
+
+    @route("GET", "/v1/chats")
+    def list_chats(self, *, limit: int = 50, cursor: str | None = None,
+                         project_id: uuid.UUID | None = None, archived: bool | None = False,
+                         pinned: bool | None = None, user_id: uuid.UUID | None = None) -> Page[Chat]:
+        return self._send(_list_chats(limit, cursor, project_id, archived, pinned, user_id))
+
+    def iter_chats(self, **filters: Any) -> Iterator[Chat]:
+        """Every chat, page after page."""
+        cursor = None
+        while True:
+            page = self.list_chats(cursor=cursor, **filters)
+            for chat in page.items:
+                yield chat
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    @route("GET", "/v1/chats/{chat_id}")
+    def get_chat(self, chat_id: uuid.UUID | str) -> ChatDetail:
+        """The chat with its whole active branch (the pages after the first are fetched too)."""
+        chat = self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+        while chat.next_after_sequence is not None:
+            page = self._send(_list_messages(chat_id, None, False, chat.next_after_sequence, None))
+            chat.messages.extend(page.items)
+            chat.next_after_sequence = page.next_after_sequence
+        return chat
+
+    @route("PATCH", "/v1/chats/{chat_id}")
+    def update_chat(self, chat_id: uuid.UUID | str, **changes: Any) -> Chat:
+        return self._send(_update_chat(chat_id, changes))
+
+    @route("DELETE", "/v1/chats/{chat_id}")
+    def delete_chat(self, chat_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/chats/{chat_id}"))
+
+    @route("POST", "/v1/chats/{chat_id}/messages")
+    def post_message(self, chat_id: uuid.UUID | str, role: MessageRole, content: str = "", *,
+                           parent_id: uuid.UUID | None = NOT_GIVEN, content_json: Any = None,
+                           agent: AgentInfo | Mapping[str, Any] | None = None, intent: Intent | None = None,
+                           usage: Usage | Mapping[str, Any] | None = None, latency_ms: int | None = None,
+                           metadata: Mapping[str, Any] | None = None) -> MessageCreated:
+        """The stored message, with ``warnings`` (e.g. no price is known for the model: cost_usd is null)."""
+        return self._send(_post_message(chat_id, role, content, parent_id, content_json, agent, intent,
+                                              usage, latency_ms, metadata))
+
+    @route("GET", "/v1/chats/{chat_id}/messages")
+    def list_messages(self, chat_id: uuid.UUID | str, *, leaf_id: uuid.UUID | None = None,
+                            whole_tree: bool = False, after_sequence: int = 0, limit: int = 100) -> MessagePage:
+        return self._send(_list_messages(chat_id, leaf_id, whole_tree, after_sequence, limit))
+
+    @route("GET", "/v1/messages/{message_id}")
+    def get_message(self, message_id: uuid.UUID | str) -> MessageDetail:
+        return self._send(_Call("GET", f"/v1/messages/{message_id}", MessageDetail))
+
+    @route("DELETE", "/v1/messages/{message_id}")
+    def delete_message(self, message_id: uuid.UUID | str) -> None:
+        """Delete a message with every reply below it (the owner only)."""
+        self._send(_Call("DELETE", f"/v1/messages/{message_id}"))
+
+    # artifacts
+
+    @route("POST", "/v1/chats/{chat_id}/artifacts")
+    def create_artifact(self, chat_id: uuid.UUID | str, type: ArtifactType, title: str, *,
+                        content_text: str | None = None, content_json: Any = None, change_summary: str | None = None,
+                        message_id: uuid.UUID | None = None,
+                        agent: AgentInfo | Mapping[str, Any] | None = None) -> Artifact:
+        return self._send(_create_artifact(chat_id, type, title, content_text, content_json, change_summary,
+                                           message_id, agent))
+
+    @route("GET", "/v1/artifacts/{artifact_id}")
+    def get_artifact(self, artifact_id: uuid.UUID | str) -> Artifact:
+        return self._send(_Call("GET", f"/v1/artifacts/{artifact_id}", Artifact))
+
+    @route("DELETE", "/v1/artifacts/{artifact_id}")
+    def delete_artifact(self, artifact_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/artifacts/{artifact_id}"))
+
+    @route("POST", "/v1/artifacts/{artifact_id}/versions")
+    def add_version(self, artifact_id: uuid.UUID | str, base_version: int, *, content_text: str | None = None,
+                    content_json: Any = None, change_summary: str | None = None, message_id: uuid.UUID | None = None,
+                    agent: AgentInfo | Mapping[str, Any] | None = None) -> Artifact:
+        return self._send(_add_version(artifact_id, base_version, content_text, content_json, change_summary,
+                                       message_id, agent))
+
+    @route("GET", "/v1/artifacts/{artifact_id}/versions")
+    def list_versions(self, artifact_id: uuid.UUID | str) -> list[VersionSummary]:
+        return self._send(_Call("GET", f"/v1/artifacts/{artifact_id}/versions", list[VersionSummary]))
+
+    @route("GET", "/v1/artifacts/{artifact_id}/versions/{version}")
+    def get_version(self, artifact_id: uuid.UUID | str, version: int) -> ArtifactVersion:
+        return self._send(_Call("GET", f"/v1/artifacts/{artifact_id}/versions/{version}", ArtifactVersion))
+
+    @route("POST", "/v1/artifacts/{artifact_id}/restore")
+    def restore_version(self, artifact_id: uuid.UUID | str, version: int) -> Artifact:
+        return self._send(_restore(artifact_id, version))
+
+    @route("GET", "/v1/artifacts/{artifact_id}/diff")
+    def diff(self, artifact_id: uuid.UUID | str, from_version: int, to_version: int,
+             kind: str | None = None) -> ArtifactDiff:
+        return self._send(_diff(artifact_id, from_version, to_version, kind))
+
+    # shares and forks
+
+    @route("POST", "/v1/chats/{chat_id}/shares")
+    def create_share(self, chat_id: uuid.UUID | str, *, up_to_message_id: uuid.UUID | None = None,
+                     expires_at: Any = None) -> Share:
+        return self._send(_create_share(chat_id, up_to_message_id, expires_at))
+
+    @route("GET", "/v1/chats/{chat_id}/shares")
+    def list_shares(self, chat_id: uuid.UUID | str) -> list[Share]:
+        return self._send(_Call("GET", f"/v1/chats/{chat_id}/shares", list[Share]))
+
+    @route("GET", "/v1/shares/{token}")
+    def read_share(self, token: str) -> ShareSnapshot:
+        return self._send(_Call("GET", f"/v1/shares/{token}", ShareSnapshot))
+
+    @route("DELETE", "/v1/shares/{token}")
+    def revoke_share(self, token: str) -> Share:
+        return self._send(_Call("DELETE", f"/v1/shares/{token}", Share))
+
+    @route("POST", "/v1/chats/{chat_id}/fork")
+    def fork_chat(self, chat_id: uuid.UUID | str, message_id: uuid.UUID | None = None) -> Chat:
+        return self._send(_fork(f"/v1/chats/{chat_id}/fork", message_id))
+
+    @route("POST", "/v1/shares/{token}/fork")
+    def fork_share(self, token: str, message_id: uuid.UUID | None = None) -> Chat:
+        return self._send(_fork(f"/v1/shares/{token}/fork", message_id))
+
+    @route("GET", "/v1/chats/{chat_id}/lineage")
+    def lineage(self, chat_id: uuid.UUID | str) -> Lineage:
+        return self._send(_Call("GET", f"/v1/chats/{chat_id}/lineage", Lineage))
+
+    # files and analyses
+
+    @route("POST", "/v1/attachments")
+    def upload(self, content: bytes | BinaryIO, filename: str, *, category: AttachmentCategory = "other",
+               chat_id: uuid.UUID | None = None, message_id: uuid.UUID | None = None,
+               project_id: uuid.UUID | None = None, user_id: uuid.UUID | None = None) -> Attachment:
+        return self._send(_upload(content, filename, category, {"chat_id": chat_id, "message_id": message_id,
+                                                                "project_id": project_id, "user_id": user_id}))
+
+    @route("GET", "/v1/attachments/{attachment_id}")
+    def get_attachment(self, attachment_id: uuid.UUID | str) -> Attachment:
+        return self._send(_Call("GET", f"/v1/attachments/{attachment_id}", Attachment))
+
+    @route("GET", "/v1/attachments/{attachment_id}/content")
+    def download(self, attachment_id: uuid.UUID | str) -> bytes:
+        return self._send(_Call("GET", f"/v1/attachments/{attachment_id}/content", raw=True))
+
+    @route("GET", "/v1/attachments/{attachment_id}/blob")
+    def download_signed(self, url: str) -> bytes:
+        """The bytes behind a signed link (``signed_url().url``, or a share's): no token needed."""
+        path, _, query = url.partition("?")
+        params = dict(item.split("=", 1) for item in query.split("&") if "=" in item)
+        return self._send(_Call("GET", path, params=params, raw=True))
+
+    @route("PATCH", "/v1/attachments/{attachment_id}")
+    def set_processing_status(self, attachment_id: uuid.UUID | str, status: str,
+                              error: str | None = None) -> Attachment:
+        return self._send(_Call("PATCH", f"/v1/attachments/{attachment_id}", Attachment,
+                                json=_json_body({"processing_status": status, "processing_error": error})))
+
+    @route("GET", "/v1/attachments/{attachment_id}/signed-url")
+    def signed_url(self, attachment_id: uuid.UUID | str, ttl: int = 900) -> SignedUrl:
+        return self._send(_Call("GET", f"/v1/attachments/{attachment_id}/signed-url", SignedUrl,
+                                      params={"ttl": ttl}))
+
+    @route("DELETE", "/v1/attachments/{attachment_id}")
+    def delete_attachment(self, attachment_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/attachments/{attachment_id}"))
+
+    @route("POST", "/v1/projects/{project_id}/verifications")
+    def add_verification(self, project_id: uuid.UUID | str, verification: VerificationCreate | Mapping[str, Any]
+                         ) -> Verification:
+        return self._send(_Call("POST", f"/v1/projects/{project_id}/verifications", Verification,
+                                json=VerificationCreate.model_validate(verification).model_dump(
+                                    mode="json", exclude_none=True)))
+
+    @route("GET", "/v1/projects/{project_id}/verifications")
+    def list_verifications(self, project_id: uuid.UUID | str, *, limit: int = 50,
+                                 cursor: str | None = None) -> Page[Verification]:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/verifications", Page[Verification],
+                                      params={"limit": limit, "cursor": cursor}))
+
+    @route("GET", "/v1/verifications/{verification_id}")
+    def get_verification(self, verification_id: uuid.UUID | str) -> Verification:
+        return self._send(_Call("GET", f"/v1/verifications/{verification_id}", Verification))
+
+    @route("POST", "/v1/datasheet-analyses")
+    def add_datasheet_analysis(self, analysis: DatasheetAnalysisCreate | Mapping[str, Any]) -> DatasheetAnalysis:
+        return self._send(_Call("POST", "/v1/datasheet-analyses", DatasheetAnalysis,
+                                json=DatasheetAnalysisCreate.model_validate(analysis).model_dump(
+                                    mode="json", exclude_none=True)))
+
+    @route("GET", "/v1/datasheet-analyses")
+    def list_datasheet_analyses(self, *, part_number: str | None = None, project_id: uuid.UUID | None = None,
+                                attachment_id: uuid.UUID | None = None, limit: int = 50,
+                                      cursor: str | None = None) -> Page[DatasheetAnalysis]:
+        return self._send(_list_analyses(part_number, project_id, attachment_id, limit, cursor))
+
+    @route("GET", "/v1/datasheet-analyses/{analysis_id}")
+    def get_datasheet_analysis(self, analysis_id: uuid.UUID | str) -> DatasheetAnalysis:
+        return self._send(_Call("GET", f"/v1/datasheet-analyses/{analysis_id}", DatasheetAnalysis))
+
+    # projects
+
+    @route("POST", "/v1/projects")
+    def create_project(self, name: str, **fields: Any) -> Project:
+        body = ProjectCreate.model_validate({"name": name, **fields}).model_dump(mode="json", exclude_unset=True)
+        return self._send(_Call("POST", "/v1/projects", Project, json=body))
+
+    @route("GET", "/v1/projects")
+    def list_projects(self, *, limit: int = 50, cursor: str | None = None,
+                            status: str | None = None) -> Page[Project]:
+        return self._send(_Call("GET", "/v1/projects", Page[Project],
+                                params={"limit": limit, "cursor": cursor, "status": status}))
+
+    @route("GET", "/v1/projects/{project_id}")
+    def get_project(self, project_id: uuid.UUID | str) -> ProjectDetail:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}", ProjectDetail))
+
+    @route("PATCH", "/v1/projects/{project_id}")
+    def update_project(self, project_id: uuid.UUID | str, **changes: Any) -> Project:
+        body = ProjectUpdate.model_validate(changes).model_dump(mode="json", exclude_unset=True)
+        return self._send(_Call("PATCH", f"/v1/projects/{project_id}", Project, json=body))
+
+    @route("DELETE", "/v1/projects/{project_id}")
+    def delete_project(self, project_id: uuid.UUID | str) -> None:
+        self._send(_Call("DELETE", f"/v1/projects/{project_id}"))
+
+    @route("GET", "/v1/projects/{project_id}/bom")
+    def bom(self, project_id: uuid.UUID | str, version: int | None = None) -> BomView:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/bom", BomView, params={"version": version}))
+
+    @route("GET", "/v1/projects/{project_id}/wiring")
+    def wiring(self, project_id: uuid.UUID | str, version: int | None = None) -> WiringView:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/wiring", WiringView,
+                                      params={"version": version}))
+
+    @route("GET", "/v1/projects/{project_id}/code")
+    def code(self, project_id: uuid.UUID | str, version: int | None = None) -> CodeView:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/code", CodeView, params={"version": version}))
+
+    @route("GET", "/v1/projects/{project_id}/checks")
+    def checks(self, project_id: uuid.UUID | str) -> Checks:
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/checks", Checks))
+
+    @route("GET", "/v1/projects/{project_id}/bom.csv", "/v1/projects/{project_id}/wiring.yaml",
+           "/v1/projects/{project_id}/wiring.svg", "/v1/projects/{project_id}/firmware.zip")
+    def export(self, project_id: uuid.UUID | str, what: str, **params: Any) -> bytes:
+        """`bom.csv` (format=jlcpcb|generic), `wiring.yaml`, `wiring.svg` or `firmware.zip` (unit=), as bytes."""
+        return self._send(_Call("GET", f"/v1/projects/{project_id}/{what}", params=params, raw=True))
+
+    @route("GET", "/v1/parts")
+    def search_parts(self, *, q: str | None = None, voltage: float | None = None,
+                     project_id: uuid.UUID | None = None, limit: int = 100) -> list[PartHit]:
+        return self._send(_Call("GET", "/v1/parts", list[PartHit],
+                                params={"q": q, "voltage": voltage, "project_id": project_id, "limit": limit}))
+
+    # search, usage, prices, activity
+
+    @route("GET", "/v1/search")
+    def search(self, q: str, *, types: list[str] | None = None, project_id: uuid.UUID | None = None,
+                     chat_id: uuid.UUID | None = None, agent: str | None = None, intent: Intent | None = None,
+                     role: MessageRole | None = None, since: datetime | None = None, until: datetime | None = None,
+                     user_id: uuid.UUID | None = None, limit: int = 20, cursor: str | None = None) -> SearchPage:
+        """Best matches first (messages, artifacts, parts, chats), with highlighted snippets."""
+        return self._send(_Call("GET", "/v1/search", SearchPage, params={
+            "q": q, "type": types, "project_id": project_id, "chat_id": chat_id, "agent": agent, "intent": intent,
+            "role": role, "from": _when(since), "to": _when(until), "user_id": user_id, "limit": limit,
+            "cursor": cursor}))
+
+    @route("GET", "/v1/analytics/usage")
+    def usage(self, group_by: str = "agent", *, since: datetime | None = None, until: datetime | None = None,
+                    chat_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None,
+                    role: MessageRole | None = None, user_id: uuid.UUID | None = None) -> UsageReport:
+        """Messages, tokens, cost and latency per agent, model, intent, role, day, chat or project."""
+        return self._send(_Call("GET", "/v1/analytics/usage", UsageReport, params={
+            "group_by": group_by, "from": _when(since), "to": _when(until), "chat_id": chat_id,
+            "project_id": project_id, "role": role, "user_id": user_id}))
+
+    @route("GET", "/v1/prices")
+    def prices(self, *, current: bool = False) -> list[ModelPrice]:
+        return self._send(_Call("GET", "/v1/prices", list[ModelPrice], params={"current": current}))
+
+    @route("GET", "/v1/activity")
+    def activity(self, *, limit: int = 50, cursor: str | None = None, action: str | None = None,
+                       entity_type: str | None = None, entity_id: uuid.UUID | None = None,
+                       chat_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None,
+                       since: datetime | None = None, until: datetime | None = None,
+                       user_id: uuid.UUID | None = None) -> ActivityPage:
+        """The activity log, newest first (``action`` exact, or a prefix ending in '.')."""
+        return self._send(_Call("GET", "/v1/activity", ActivityPage, params={
+            "limit": limit, "cursor": cursor, "action": action, "entity_type": entity_type, "entity_id": entity_id,
+            "chat_id": chat_id, "project_id": project_id, "from": _when(since), "to": _when(until),
+            "user_id": user_id}))

