@@ -128,3 +128,24 @@ def test_ohm_sql_since_prints_only_later_files():
     assert "0012_activity_log.sql" in script
     assert "0011_sharing.sql (sha256" not in script
     assert "create table public.chats" not in script
+
+
+def test_a_fresh_database_is_exactly_schema_sql(new_database):
+    """src/ohm/db/schema.sql is the whole schema in one readable file, generated from the catalog; a fresh
+    database migrated from the files must describe exactly as it does, so the two can never drift (after a
+    schema change: python -m ohm.db.catalog <owner DSN> > src/ohm/db/schema.sql)."""
+    from importlib import resources
+
+    from ohm.db.catalog import describe
+
+    url = new_database()
+    migrate(url)
+    with psycopg.connect(url) as conn:
+        described = describe(conn)
+    committed = resources.files("ohm.db").joinpath("schema.sql").read_text()
+    if described != committed:
+        import difflib
+
+        diff = "".join(difflib.unified_diff(committed.splitlines(True), described.splitlines(True),
+                                            "schema.sql (committed)", "a fresh database", n=1))
+        raise AssertionError(f"schema.sql is not what the migrations make:\n{diff[:6000]}")
