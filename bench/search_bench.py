@@ -55,8 +55,9 @@ async def run_search(db: BenchDatabase, runs: int) -> list[Stats]:
             for target, op in (
                 ("OHM library (scoped)", lambda q=query: search(pool, identity, q, types=["messages"])),
                 ("unscoped GIN", lambda q=query: owner.execute(
-                    "select id from messages where content_search @@ ohm.search_query(%s) "
-                    "order by ts_rank(content_search, ohm.search_query(%s)) desc limit 20", (q, q))),
+                    "select id from messages where content_search @@ websearch_to_tsquery('pg_catalog.english', %s) "
+                    "order by ts_rank(content_search, websearch_to_tsquery('pg_catalog.english', %s)) desc "
+                    "limit 20", (q, q))),
                 ("ILIKE scan (scoped)", lambda q=query: owner.execute(
                     # every match (a ranked page needs them all), newest first
                     "select id from messages where user_id = %s and content ilike %s "

@@ -9,7 +9,7 @@ import sys
 import psycopg
 import pytest
 
-from ohm.db.migrate import ChecksumMismatch, load_migrations, migrate, schema_script
+from ohm.db.migrate import PRE_RELEASE, ChecksumMismatch, PreReleaseDatabase, load_migrations, migrate, schema_script
 
 
 def recorded(url: str) -> list[tuple[str, str]]:
@@ -19,7 +19,7 @@ def recorded(url: str) -> list[tuple[str, str]]:
 
 def test_files_are_numbered_in_order_and_shipped_in_the_package():
     names = [m.name for m in load_migrations()]
-    assert names[0] == "0001_auth_shim.sql"
+    assert names[0] == "0001_roles_and_auth.sql"
     assert names == sorted(names)
     numbers = [int(n[:4]) for n in names]
     assert numbers == list(range(1, len(names) + 1)), "no gaps, no duplicates"
@@ -42,25 +42,62 @@ def test_a_changed_applied_file_stops_the_run(new_database):
     # The database remembers a different checksum for one file, exactly what
     # it would see if that file had been edited after it was applied.
     with psycopg.connect(url) as conn:
-        conn.execute("update ohm.schema_migrations set sha256 = repeat('0', 64) where name = '0007_messages.sql'")
-        conn.execute("delete from ohm.schema_migrations where name = '0013_model_prices.sql'")
+        conn.execute("update ohm.schema_migrations set sha256 = repeat('0', 64) where name = '0007_sharing.sql'")
+        conn.execute("delete from ohm.schema_migrations where name = '0009_realtime.sql'")
     with pytest.raises(ChecksumMismatch) as info:
         migrate(url)
-    assert info.value.names == ["0007_messages.sql"]
+    assert info.value.names == ["0007_sharing.sql"]
     # Nothing after the mismatch ran: the deleted record was not re-applied.
-    assert "0013_model_prices.sql" not in dict(recorded(url))
+    assert "0009_realtime.sql" not in dict(recorded(url))
 
 
 def test_the_cli_reports_a_checksum_mismatch_with_exit_code_2(new_database):
     url = new_database()
     migrate(url)
     with psycopg.connect(url) as conn:
-        conn.execute("update ohm.schema_migrations set sha256 = repeat('0', 64) where name = '0002_roles.sql'")
+        conn.execute("update ohm.schema_migrations set sha256 = repeat('0', 64) where name = '0002_profiles.sql'")
     result = subprocess.run([sys.executable, "-m", "ohm", "migrate", "--database-url", url],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert "0002_roles.sql" in result.stderr
+    assert "0002_profiles.sql" in result.stderr
     assert "changed since they were applied" in " ".join(result.stderr.split())
+
+
+def pre_release_database(url: str) -> None:
+    """A database as the pre-release files left it: their records, and one of their tables."""
+    with psycopg.connect(url) as conn:
+        conn.execute("create schema ohm")
+        conn.execute("create table ohm.schema_migrations (name text primary key, sha256 text not null, "
+                     "applied_at timestamptz not null default now(), applied_by text not null default current_user)")
+        for name in sorted(PRE_RELEASE):
+            conn.execute("insert into ohm.schema_migrations (name, sha256) values (%s, repeat('a', 64))", (name,))
+        conn.execute("create table public.chats (id uuid primary key)")
+
+
+def test_a_database_of_the_pre_release_files_is_refused_in_one_line_and_left_alone(new_database):
+    url = new_database()
+    pre_release_database(url)
+    before = recorded(url)
+    with pytest.raises(PreReleaseDatabase):
+        migrate(url)
+    result = subprocess.run([sys.executable, "-m", "ohm", "migrate", "--database-url", url],
+                            capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "300"})
+    assert result.returncode == 2
+    message = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(message) == 1, result.stderr
+    assert "pre-release" in message[0] and "fresh database" in message[0]
+    assert recorded(url) == before
+    with psycopg.connect(url) as conn:
+        assert conn.execute("select to_regclass('public.messages')").fetchone() == (None,)
+    # The pasted script refuses too, in its one transaction.
+    with psycopg.connect(url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="pre-release"):
+            conn.execute(schema_script())
+    assert recorded(url) == before
+
+
+def test_no_baseline_file_reuses_a_pre_release_name():
+    assert not PRE_RELEASE & {m.name for m in load_migrations()}
 
 
 def test_unknown_applied_migrations_are_reported(new_database):
@@ -85,7 +122,7 @@ def test_concurrent_migrate_runs_do_not_collide(new_database):
     assert [p.returncode for p in procs] == [0, 0, 0, 0], [o[1] for o in outputs]
     # Exactly one run applied the files; the others waited for the lock and
     # found nothing to do.
-    appliers = [o[0] for o in outputs if "applied 0001_auth_shim.sql" in o[0]]
+    appliers = [o[0] for o in outputs if "applied 0001_roles_and_auth.sql" in o[0]]
     assert len(appliers) == 1
     assert sum("up to date" in o[0] for o in outputs) == 3
     assert recorded(url) == [(m.name, m.sha256) for m in load_migrations()]
@@ -124,9 +161,9 @@ def test_ohm_sql_builds_the_same_schema_and_migrate_takes_over(new_database):
 
 
 def test_ohm_sql_since_prints_only_later_files():
-    script = schema_script(since="0011_sharing.sql")
-    assert "0012_activity_log.sql" in script
-    assert "0011_sharing.sql (sha256" not in script
+    script = schema_script(since="0007_sharing.sql")
+    assert "0008_search.sql" in script
+    assert "0007_sharing.sql (sha256" not in script
     assert "create table public.chats" not in script
 
 

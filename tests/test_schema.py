@@ -217,11 +217,11 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
             """select p.proname from pg_proc p
                 where p.pronamespace = 'ohm'::regnamespace and p.prorettype <> 'trigger'::regtype
                   and has_function_privilege(%s, p.oid, 'execute')""", (role,)))
-    search = ["identifier_parts", "search_query", "search_vector"]
+    search = ["identifier_parts", "search_vector"]
     shares = ["share_attachments", "share_snapshot"]
     assert callable_by["anon"] == sorted(["chat_lineage", *shares, *search])
     normalise = ["current_bom_version", "text_array", "volts"]
-    prices = ["message_cost", "model_price", "price_model_id"]
+    prices = ["price_model_id"]
     forks = ["fork_owner", "message_copy", "new_share_token", "write_fork"]  # what the rpc functions use
     assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search, *normalise,
                                                    *prices, *forks])

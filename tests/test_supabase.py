@@ -107,7 +107,7 @@ def test_concurrent_installs_queue_instead_of_colliding(supabase: SupabaseCluste
                               stderr=subprocess.PIPE, text=True) for _ in range(3)]
     outputs = [p.communicate(timeout=300) for p in procs]
     assert [p.returncode for p in procs] == [0, 0, 0], [o[1] for o in outputs]
-    assert sum("applied 0001_auth_shim.sql" in o[0] for o in outputs) == 1
+    assert sum("applied 0001_roles_and_auth.sql" in o[0] for o in outputs) == 1
     with psycopg.connect(url) as conn:
         assert conn.execute("select count(*) from ohm.schema_migrations").fetchone()[0] == len(load_migrations())
 
@@ -139,26 +139,29 @@ def test_a_changed_file_stops_the_pasted_script(supabase: SupabaseCluster, tmp_p
     url = supabase.fresh_database()
     migrate(url)
     with psycopg.connect(url) as conn:
-        conn.execute("update ohm.schema_migrations set sha256 = repeat('0', 64) where name = '0007_messages.sql'")
+        conn.execute("update ohm.schema_migrations set sha256 = repeat('0', 64) where name = '0007_sharing.sql'")
     script = tmp_path / "ohm.sql"
     script.write_text(schema_script())
     result = psql_file(url, str(script))
-    assert result.returncode != 0 and "0007_messages.sql" in result.stderr
+    assert result.returncode != 0 and "0007_sharing.sql" in result.stderr
 
 
-def test_databases_that_ran_the_first_text_of_an_amended_file_are_accepted(supabase: SupabaseCluster):
-    """0002 was corrected in place (it could not install as a non-superuser); a database that applied its
-    first text is not refused, and gets the correction from a later file."""
-    from ohm.db.migrate import AMENDED
-
+def test_a_database_of_the_pre_release_files_is_refused_by_the_pasted_script(supabase: SupabaseCluster, tmp_path):
+    """The baseline replaced 28 pre-release files: a database that ran them is refused in one line, and the
+    script changes nothing there."""
     url = supabase.fresh_database()
-    migrate(url)
-    old = sorted(AMENDED["0002_roles.sql"])[0]
     with psycopg.connect(url) as conn:
-        conn.execute("update ohm.schema_migrations set sha256 = %s where name = '0002_roles.sql'", (old,))
-    assert migrate(url).applied == []
+        conn.execute("create schema ohm")
+        conn.execute("create table ohm.schema_migrations (name text primary key, sha256 text not null, "
+                     "applied_at timestamptz not null default now(), applied_by text not null default current_user)")
+        conn.execute("insert into ohm.schema_migrations (name, sha256) values ('0001_auth_shim.sql', 'x')")
+    script = tmp_path / "ohm.sql"
+    script.write_text(schema_script())
+    result = psql_file(url, str(script))
+    assert result.returncode != 0 and "pre-release schema" in result.stderr and "fresh database" in result.stderr
     with psycopg.connect(url) as conn:
-        assert conn.execute("select has_schema_privilege('ohm_definer', 'ohm', 'create')").fetchone()[0]
+        assert conn.execute("select to_regclass('public.chats')").fetchone() == (None,)
+        assert conn.execute("select count(*) from ohm.schema_migrations").fetchone() == (1,)
 
 
 # --- Realtime ----------------------------------------------------------------------------------------------------

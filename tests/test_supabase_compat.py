@@ -155,7 +155,7 @@ def test_migrating_a_supabase_project_leaves_every_auth_object_alone(supabase_li
 
     report = migrate(supabase_like)
 
-    assert "0001_auth_shim.sql" in report.applied
+    assert "0001_roles_and_auth.sql" in report.applied
     assert snapshot(supabase_like) == before
     with psycopg.connect(supabase_like) as conn:
         triggers = [r[0] for r in conn.execute(

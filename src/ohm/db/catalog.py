@@ -108,11 +108,11 @@ def describe(conn: psycopg.Connection[Any]) -> str:
 def _tables(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
     tables = _rows(conn, """
         select c.oid, n.nspname, c.relname, c.relrowsecurity, c.relforcerowsecurity, c.relreplident,
-               obj_description(c.oid, 'pg_class')
+               obj_description(c.oid, 'pg_class'), c.relpersistence
           from pg_class c join pg_namespace n on n.oid = c.relnamespace
          where c.relkind in ('r', 'p') and n.nspname = any(%s) order by 2, 3""", (schemas,))
     lines: list[str] = []
-    for oid, schema, name, rls, forced, identity, comment in tables:
+    for oid, schema, name, rls, forced, identity, comment, persistence in tables:
         columns = _rows(conn, """
             select a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
                    pg_get_expr(d.adbin, d.adrelid), a.attidentity, a.attgenerated, col_description(a.attrelid, a.attnum)
@@ -131,13 +131,17 @@ def _tables(conn: psycopg.Connection[Any], schemas: list[str]) -> list[str]:
             elif default is not None:
                 text += f" default {default}"
             text += " not null" if not_null else ""
-            body.append(text + (f"  -- {note}" if note else ""))
-        body += [f"  constraint {cname} {definition.removesuffix(' NOT VALID')}" for cname, definition in constraints]
-        flags = [f for f, on in (("row level security", rls), ("forced", forced)) if on]
+            body.append((text, note))
+        body += [(f"  constraint {cname} {definition.removesuffix(' NOT VALID')}", None)
+                 for cname, definition in constraints]
+        flags = [f for f, on in (("unlogged", persistence == "u"), ("row level security", rls), ("forced", forced))
+                 if on]
         if identity != "d":
             flags.append({"f": "replica identity full", "n": "replica identity nothing", "i": "replica identity index"}
                          [identity])
-        lines.append(f"table {schema}.{name} (" + (f"  -- {comment}" if comment else "") + "\n" + ",\n".join(body)
+        items = [text + ("," if i < len(body) - 1 else "") + (f"  -- {note}" if note else "")
+                 for i, (text, note) in enumerate(body)]
+        lines.append(f"table {schema}.{name} (" + (f"  -- {comment}" if comment else "") + "\n" + "\n".join(items)
                      + "\n)" + (f"  -- {', '.join(flags)}" if flags else ""))
     return _section("tables", lines)
 

@@ -4,10 +4,11 @@ Each file runs in its own transaction, under a session-level advisory lock so
 that two ``ohm migrate`` runs against one database queue instead of colliding.
 Applied files are recorded with their sha256 in ``ohm.schema_migrations``; a
 file whose checksum changed after it was applied stops the run (ship a new
-file instead of editing an old one).  The one exception is ``AMENDED``: a file
-corrected in place because its first text could not install at all somewhere
-(e.g. as Supabase's non-superuser ``postgres``), whose correction a later file
-also applies to databases that ran the first text.
+file instead of editing an old one).
+
+The files 0001-0010 are the baseline, one file per domain.  They replaced the
+28 files of OHM's pre-release history; a database that ran those is refused
+with one line before anything is applied (``PreReleaseDatabase``).
 """
 
 from __future__ import annotations
@@ -38,16 +39,21 @@ create table if not exists ohm.schema_migrations (
 """
 
 
-# file -> checksums of earlier texts that are still accepted as applied.
-AMENDED: dict[str, frozenset[str]] = {
-    # 0002 gained `grant create on schema ohm to ohm_definer` (without it a non-superuser owner cannot
-    # hand functions to ohm_definer in 0004); 0025 grants the same to databases that ran the first text.
-    "0002_roles.sql": frozenset({"ace2af7a4e3a550c8c8268e68e9f9b1b2bb083654a05a57f1af72ae26e10d0c7"}),
-}
+# The files of the pre-release history the baseline replaced.  None of these names is reused.
+PRE_RELEASE = frozenset({
+    "0001_auth_shim.sql", "0002_roles.sql", "0003_types.sql", "0004_profiles.sql", "0005_projects.sql",
+    "0006_chats.sql", "0007_messages.sql", "0008_artifacts.sql", "0009_hardware.sql", "0010_attachments.sql",
+    "0011_sharing.sql", "0012_activity_log.sql", "0013_model_prices.sql", "0014_append_message.sql",
+    "0015_linear_chats.sql", "0016_project_chats_index.sql", "0017_shares_forks.sql", "0018_search.sql",
+    "0019_realtime.sql", "0020_realtime_watch.sql", "0021_uploads.sql", "0022_hardware_normalise.sql",
+    "0023_costs_activity.sql", "0024_lighter_append.sql", "0025_direct_clients.sql", "0026_rpc.sql",
+    "0027_supabase_realtime_storage.sql", "0028_hardening.sql",
+})
 
-
-def accepted(migration: Migration, recorded_sha: str) -> bool:
-    return recorded_sha == migration.sha256 or recorded_sha in AMENDED.get(migration.name, ())
+PRE_RELEASE_REFUSAL = (
+    "this database holds OHM's pre-release schema, which the baseline migrations replace and cannot "
+    "upgrade: create a fresh database and run `ohm migrate` on it (nothing was changed here)"
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class MigrationReport:
 
 class MigrationError(Exception):
     pass
+
+
+class PreReleaseDatabase(MigrationError):
+    def __init__(self) -> None:
+        super().__init__(PRE_RELEASE_REFUSAL)
 
 
 class ChecksumMismatch(MigrationError):
@@ -104,12 +115,14 @@ def migrate(conninfo: str, *, connect_timeout: int = 10) -> MigrationReport:
         try:
             with conn.transaction():
                 conn.execute(BOOTSTRAP_SQL)
-            applied = dict(
+            applied: dict[str, str] = dict(
                 conn.execute("select name, sha256 from ohm.schema_migrations").fetchall()
             )
+            if PRE_RELEASE & set(applied):
+                raise PreReleaseDatabase()
             shipped = {m.name for m in migrations}
             report.unknown = sorted(set(applied) - shipped)
-            changed = [m.name for m in migrations if m.name in applied and not accepted(m, applied[m.name])]
+            changed = [m.name for m in migrations if m.name in applied and applied[m.name] != m.sha256]
             if changed:
                 raise ChecksumMismatch(changed)
             for m in migrations:
@@ -131,7 +144,7 @@ def migrate(conninfo: str, *, connect_timeout: int = 10) -> MigrationReport:
 
 def applied_migrations(conninfo: str, *, connect_timeout: int = 10) -> list[str]:
     with psycopg.connect(conninfo, autocommit=True, connect_timeout=connect_timeout) as conn:
-        if conn.execute("select to_regclass('ohm.schema_migrations')").fetchone()[0] is None:
+        if conn.execute("select to_regclass('ohm.schema_migrations')").fetchone() == (None,):
             return []
         rows = conn.execute("select name from ohm.schema_migrations order by name").fetchall()
     return [r[0] for r in rows]
@@ -171,10 +184,9 @@ def schema_script(since: str | None = None) -> str:
         if since not in names:
             raise MigrationError(f"unknown migration {since!r}; known: {', '.join(names)}")
         migrations = migrations[names.index(since) + 1 :]
-    known = ",\n    ".join(
-        f"('{m.name}', array[{', '.join(repr(s) for s in sorted({m.sha256, *AMENDED.get(m.name, ())}))}])"
-        for m in migrations
-    )
+    known = ",\n    ".join(f"('{m.name}', '{m.sha256}')" for m in migrations)
+    old = ", ".join(f"'{name}'" for name in sorted(PRE_RELEASE))
+    refusal = PRE_RELEASE_REFUSAL.replace("'", "''")
     parts = [
         "-- OHM schema: every migration in order, as one transaction.",
         "-- Generated by `ohm sql`. Safe to run again: files already applied are skipped.",
@@ -186,10 +198,13 @@ def schema_script(since: str | None = None) -> str:
         "declare",
         "  changed text;",
         "begin",
+        f"  if exists (select from ohm.schema_migrations where name in ({old})) then",
+        f"    raise exception '{refusal}';",
+        "  end if;",
         "  select string_agg(r.name, ', ' order by r.name) into changed",
         "    from ohm.schema_migrations r",
-        f"    join (values\n    {known}) as shipped(name, accepted) on shipped.name = r.name",
-        "   where not r.sha256 = any (shipped.accepted);",
+        f"    join (values\n    {known}) as shipped(name, sha256) on shipped.name = r.name",
+        "   where r.sha256 <> shipped.sha256;",
         "  if changed is not null then",
         "    raise exception 'applied migration(s) changed since they were applied: %', changed",
         "      using hint = 'Migrations are never edited once shipped; restore the original file and add a new one.';",

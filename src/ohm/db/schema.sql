@@ -50,7 +50,7 @@ table ohm.realtime_watch (  -- Chats some server process has live subscribers fo
   chat_id uuid not null,
   watched_until timestamp with time zone not null,
   constraint realtime_watch_pkey PRIMARY KEY (chat_id)
-)  -- row level security, forced
+)  -- unlogged, row level security, forced
 table ohm.schema_migrations (
   name text not null,
   sha256 text not null,
@@ -88,7 +88,7 @@ table public.artifact_versions (  -- Immutable history of an artifact: UPDATE an
   id uuid default gen_random_uuid() not null,
   artifact_id uuid not null,
   user_id uuid default auth.uid() not null,
-  version_number integer default 0 not null  -- Version 1, 2, ... of the artifact, assigned by the insert trigger; 0 is only a placeholder.,
+  version_number integer default 0 not null,  -- Version 1, 2, ... of the artifact, assigned by the insert trigger; 0 is only a placeholder.
   parent_version_id uuid,
   content_text text,
   content_json jsonb,
@@ -124,7 +124,7 @@ table public.artifacts (  -- Versioned output of an agent (bom, wiring, code, ..
   total_versions integer default 0 not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  forked_from_version_id uuid  -- For an artifact copied by a fork: the artifact version it started from.,
+  forked_from_version_id uuid,  -- For an artifact copied by a fork: the artifact version it started from.
   constraint artifacts_chat_id_message_id_fkey FOREIGN KEY (chat_id, message_id) REFERENCES messages(chat_id, id) ON DELETE SET NULL (message_id),
   constraint artifacts_chat_id_user_id_fkey FOREIGN KEY (chat_id, user_id) REFERENCES chats(id, user_id) ON DELETE CASCADE,
   constraint artifacts_check CHECK ((((total_versions = 0) AND (current_version IS NULL)) OR ((current_version >= 1) AND (current_version <= total_versions)))),
@@ -175,7 +175,7 @@ table public.chat_forks (  -- Who forked which chat at which message (and throug
   share_id uuid,
   forked_by uuid default auth.uid() not null,
   created_at timestamp with time zone default now() not null,
-  via_share boolean default false not null  -- Forked through a share link: the original, the share and the fork point are not recorded for the forker.,
+  via_share boolean default false not null,  -- Forked through a share link: the original, the share and the fork point are not recorded for the forker.
   constraint chat_forks_fork_chat_id_forked_by_fkey FOREIGN KEY (fork_chat_id, forked_by) REFERENCES chats(id, user_id) ON DELETE CASCADE,
   constraint chat_forks_fork_chat_id_key UNIQUE (fork_chat_id),
   constraint chat_forks_original_chat_id_fkey FOREIGN KEY (original_chat_id) REFERENCES chats(id) ON DELETE SET NULL,
@@ -192,17 +192,17 @@ table public.chats (  -- A conversation; its uuid is its URL. Counters, title an
   is_archived boolean default false not null,
   is_pinned boolean default false not null,
   message_count integer default 0 not null,
-  last_sequence integer default 0 not null  -- Highest message sequence number handed out; taken with UPDATE ... RETURNING, never max()+1.,
+  last_sequence integer default 0 not null,  -- Highest message sequence number handed out; taken with UPDATE ... RETURNING, never max()+1.
   last_message_at timestamp with time zone default now() not null,
   total_input_tokens bigint default 0 not null,
   total_output_tokens bigint default 0 not null,
   total_cost_usd numeric(16,6) default 0 not null,
   forked_from uuid,
-  current_leaf_id uuid  -- Last message of the active branch; a new message becomes the leaf. Set it to switch branches (a message of this chat); cleared when that message is deleted.,
+  current_leaf_id uuid,  -- Last message of the active branch; a new message becomes the leaf. Set it to switch branches (a message of this chat); cleared when that message is deleted.
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  is_branched boolean default false not null  -- True once any message was added off the current leaf; false means the messages form one chain.,
-  last_event_seq bigint default 0 not null  -- Cursor of the newest realtime event of this chat.,
+  is_branched boolean default false not null,  -- True once any message was added off the current leaf; false means the messages form one chain.
+  last_event_seq bigint default 0 not null,  -- Cursor of the newest realtime event of this chat.
   constraint chats_forked_from_fkey FOREIGN KEY (forked_from) REFERENCES chats(id) ON DELETE SET NULL,
   constraint chats_id_user_id_key UNIQUE (id, user_id),
   constraint chats_last_event_seq_check CHECK ((last_event_seq >= 0)),
@@ -363,8 +363,8 @@ table public.messages (  -- Every message, ordered by sequence_number per chat; 
   id uuid default gen_random_uuid() not null,
   chat_id uuid not null,
   user_id uuid default auth.uid() not null,
-  parent_id uuid default '00000000-0000-0000-0000-000000000000'::uuid  -- The message this one answers or replaces (same chat). Omitted: the chat's current leaf; null: a new root.,
-  sequence_number integer default 0 not null  -- Position in the chat over all branches (1, 2, ...), assigned by the insert trigger; 0 is only a placeholder.,
+  parent_id uuid default '00000000-0000-0000-0000-000000000000'::uuid,  -- The message this one answers or replaces (same chat). Omitted: the chat's current leaf; null: a new root.
+  sequence_number integer default 0 not null,  -- Position in the chat over all branches (1, 2, ...), assigned by the insert trigger; 0 is only a placeholder.
   role message_role not null,
   content text default ''::text not null,
   content_json jsonb,
@@ -378,8 +378,8 @@ table public.messages (  -- Every message, ordered by sequence_number per chat; 
   latency_ms integer,
   metadata jsonb default '{}'::jsonb not null,
   created_at timestamp with time zone default now() not null,
+  is_copy boolean default false not null,  -- A fork's copy of another message: its usage is shown, but counted in no chat, profile or usage total.
   content_search tsvector generated always as (ohm.search_vector(content)) stored,
-  is_copy boolean default false not null  -- A fork's copy of another message: its usage is shown, but counted in no chat, profile or usage total.,
   constraint messages_agent_icon_check CHECK ((char_length(agent_icon) <= 32)),
   constraint messages_agent_model_check CHECK ((char_length(agent_model) <= 200)),
   constraint messages_agent_name_check CHECK ((char_length(agent_name) <= 100)),
@@ -441,9 +441,9 @@ table public.parts (  -- BOM lines normalised from a bom artifact version.
   lifecycle part_lifecycle default 'unknown'::part_lifecycle not null,
   notes text,
   created_at timestamp with time zone default now() not null,
+  voltage_min numeric(8,3),  -- Lowest supply voltage, from specs.supply_voltage (or specs.voltage).
+  voltage_max numeric(8,3),  -- Highest supply voltage, from specs.supply_voltage (or specs.voltage).
   content_search tsvector generated always as (ohm.search_vector(((((((((((name || ' '::text) || COALESCE(mpn, ''::text)) || ' '::text) || COALESCE(manufacturer, ''::text)) || ' '::text) || COALESCE(supplier, ''::text)) || ' '::text) || COALESCE(supplier_part_number, ''::text)) || ' '::text) || COALESCE(notes, ''::text)))) stored,
-  voltage_min numeric(8,3)  -- Lowest supply voltage, from specs.supply_voltage (or specs.voltage).,
-  voltage_max numeric(8,3)  -- Highest supply voltage, from specs.supply_voltage (or specs.voltage).,
   constraint parts_alternatives_check CHECK (((jsonb_typeof(alternatives) = 'array'::text) AND (octet_length((alternatives)::text) <= 65536))),
   constraint parts_alternatives_depth CHECK ((NOT jsonb_path_exists(alternatives, '$.**{65}'::jsonpath))),
   constraint parts_artifact_version_id_user_id_fkey FOREIGN KEY (artifact_version_id, user_id) REFERENCES artifact_versions(id, user_id) ON DELETE CASCADE,
@@ -505,7 +505,7 @@ table public.projects (  -- A hardware project: goal, location, budget, requirem
   status project_status default 'active'::project_status not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
-  spend_limit_usd numeric(12,2)  -- Optional limit on the LLM spend of the project's chats (USD).,
+  spend_limit_usd numeric(12,2),  -- Optional limit on the LLM spend of the project's chats (USD).
   constraint projects_budget_amount_check CHECK ((budget_amount >= (0)::numeric)),
   constraint projects_budget_currency_check CHECK ((budget_currency ~ '^[A-Z]{3}$'::text)),
   constraint projects_description_check CHECK ((char_length(description) <= 20000)),
@@ -552,7 +552,7 @@ table public.shared_chats (  -- Share links: token, snapshot point, expiry/revoc
   last_viewed_at timestamp with time zone,
   revoked_at timestamp with time zone,
   created_at timestamp with time zone default now() not null,
-  artifact_versions jsonb default '{}'::jsonb not null  -- Snapshot: artifact id -> version number current when the share was made.,
+  artifact_versions jsonb default '{}'::jsonb not null,  -- Snapshot: artifact id -> version number current when the share was made.
   constraint shared_chats_artifact_versions_check CHECK ((jsonb_typeof(artifact_versions) = 'object'::text)),
   constraint shared_chats_chat_id_up_to_message_id_fkey FOREIGN KEY (chat_id, up_to_message_id) REFERENCES messages(chat_id, id) ON DELETE SET NULL (up_to_message_id),
   constraint shared_chats_chat_id_user_id_fkey FOREIGN KEY (chat_id, user_id) REFERENCES chats(id, user_id) ON DELETE CASCADE,
@@ -1107,15 +1107,6 @@ AS $function$
     'output_tokens', m.output_tokens, 'cost_usd', m.cost_usd, 'latency_ms', m.latency_ms, 'metadata', m.metadata,
     'created_at', m.created_at)
 $function$;
-CREATE OR REPLACE FUNCTION ohm.message_cost(p_model text, p_input integer, p_output integer, p_at timestamp with time zone)
- RETURNS numeric
- LANGUAGE sql
- STABLE
- SET search_path TO ''
-AS $function$
-  select round((p_input * p.input_per_mtok + p_output * p.output_per_mtok) / 1000000, 6)
-    from ohm.model_price(p_model, p_at) p
-$function$;
 CREATE OR REPLACE FUNCTION ohm.messages_after_delete()
  RETURNS trigger
  LANGUAGE plpgsql
@@ -1316,22 +1307,6 @@ begin
 end
 $function$;
 -- owner: ohm_definer
-CREATE OR REPLACE FUNCTION ohm.model_price(p_model text, p_at timestamp with time zone)
- RETURNS TABLE(model_id text, input_per_mtok numeric, output_per_mtok numeric, valid_from timestamp with time zone)
- LANGUAGE sql
- STABLE
- SET search_path TO ''
-AS $function$
-  select mp.model_id, mp.input_per_mtok, mp.output_per_mtok, mp.valid_from
-    from public.model_prices mp
-   where mp.model_id in (lower(btrim(p_model)), lower(regexp_replace(btrim(p_model), '^.*/', '')),
-                         ohm.price_model_id(p_model))
-     and mp.valid_from <= p_at
-   order by (mp.model_id = lower(btrim(p_model))) desc,
-            (mp.model_id = lower(regexp_replace(btrim(p_model), '^.*/', ''))) desc,
-            mp.valid_from desc
-   limit 1
-$function$;
 CREATE OR REPLACE FUNCTION ohm.new_share_token()
  RETURNS text
  LANGUAGE sql
@@ -1513,14 +1488,6 @@ AS $function$
   select nullif(nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub', '')::uuid
 $function$;
 -- owner: ohm_definer
-CREATE OR REPLACE FUNCTION ohm.search_query(q text)
- RETURNS tsquery
- LANGUAGE sql
- IMMUTABLE PARALLEL SAFE
- SET search_path TO ''
-AS $function$
-  select websearch_to_tsquery('pg_catalog.english', q)
-$function$;
 CREATE OR REPLACE FUNCTION ohm.search_vector(t text)
  RETURNS tsvector
  LANGUAGE plpgsql
@@ -2223,8 +2190,6 @@ policy artifact_versions_select on public.artifact_versions permissive for selec
 policy artifacts_definer on public.artifacts permissive for all to ohm_definer
   using (true)
   with check (true)
-policy artifacts_definer_select on public.artifacts permissive for select to ohm_definer
-  using (true)
 policy artifacts_owner_delete on public.artifacts permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy artifacts_owner_insert on public.artifacts permissive for insert to authenticated
@@ -2464,7 +2429,7 @@ grant INSERT (artifact_version_id, from_part, from_part_id, from_pin, instructio
 grant INSERT (application_notes, attachment_id, key_specs, manufacturer, model, part_number, pinout, project_id, user_id, warnings) on public.datasheet_analyses to authenticated
 grant INSERT (agent_icon, agent_model, agent_name, chat_id, content, content_json, cost_usd, input_tokens, intent, is_copy, latency_ms, metadata, output_tokens, parent_id, role, user_id) on public.messages to authenticated
 grant UPDATE (content, content_json, metadata) on public.messages to authenticated
-grant INSERT (alternatives, artifact_version_id, compatibility_warnings, content_search, currency, datasheet_analysis_id, datasheet_url, designators, footprint, lifecycle, manufacturer, mpn, name, notes, position, project_id, quantity, specs, supplier, supplier_part_number, unit_price, user_id, voltage_max, voltage_min) on public.parts to authenticated
+grant INSERT (alternatives, artifact_version_id, compatibility_warnings, currency, datasheet_analysis_id, datasheet_url, designators, footprint, lifecycle, manufacturer, mpn, name, notes, position, project_id, quantity, specs, supplier, supplier_part_number, unit_price, user_id, voltage_max, voltage_min) on public.parts to authenticated
 grant UPDATE (avatar_url, display_name, preferences) on public.profiles to authenticated
 grant INSERT (budget_amount, budget_currency, description, goal, location, name, requirements, spend_limit_usd, status, success_metrics, user_id, workflow_steps) on public.projects to authenticated
 grant UPDATE (budget_amount, budget_currency, description, goal, location, name, requirements, spend_limit_usd, status, success_metrics, workflow_steps) on public.projects to authenticated
@@ -2492,18 +2457,15 @@ grant execute on function ohm.handle_new_auth_user() to ohm_definer
 grant execute on function ohm.identifier_parts(t text) to anon, authenticated, ohm_authenticator, ohm_definer, service_role
 grant execute on function ohm.log_activity(p_owner uuid, p_action text, p_entity_type text, p_entity uuid, p_chat uuid, p_project uuid, p_metadata jsonb) to ohm_definer
 grant execute on function ohm.message_copy(m messages) to authenticated, service_role
-grant execute on function ohm.message_cost(p_model text, p_input integer, p_output integer, p_at timestamp with time zone) to authenticated, ohm_definer, service_role
 grant execute on function ohm.messages_after_delete() to ohm_definer
 grant execute on function ohm.messages_after_update_event() to ohm_definer
 grant execute on function ohm.messages_after_update_usage() to ohm_definer
 grant execute on function ohm.messages_before_insert() to ohm_definer
-grant execute on function ohm.model_price(p_model text, p_at timestamp with time zone) to authenticated, ohm_definer, service_role
 grant execute on function ohm.new_share_token() to authenticated, service_role
 grant execute on function ohm.next_event_seq(p_chat uuid, OUT seq bigint, OUT owner uuid) to ohm_definer
 grant execute on function ohm.price_model_id(p_model text) to authenticated, ohm_definer, service_role
 grant execute on function ohm.record_fork(p_original uuid, p_fork uuid, p_fork_point uuid, p_share_token text) to authenticated, ohm_definer
 grant execute on function ohm.request_user_id() to ohm_definer
-grant execute on function ohm.search_query(q text) to anon, authenticated, ohm_authenticator, ohm_definer, service_role
 grant execute on function ohm.search_vector(t text) to anon, authenticated, ohm_authenticator, ohm_definer, service_role
 grant execute on function ohm.share_attachments(p_token text) to anon, authenticated, ohm_definer, service_role
 grant execute on function ohm.share_snapshot(p_token text, p_count_view boolean, p_visitor text, p_after integer, p_limit integer, p_budget bigint) to anon, authenticated, ohm_definer, service_role

@@ -1,5 +1,7 @@
--- 0004 profiles: one row per auth user, created by a trigger on auth.users
--- (as on Supabase), with usage statistics kept by triggers on messages.
+-- Profiles: one row per auth user, created by a trigger on auth.users (as on
+-- Supabase), with usage statistics kept by the triggers on messages.
+
+create type public.subscription_tier as enum ('free', 'pro', 'team', 'enterprise');
 
 create table public.profiles (
   id                  uuid primary key references auth.users (id) on delete cascade,
@@ -11,12 +13,16 @@ create table public.profiles (
                                and octet_length(preferences::text) <= 65536),
   subscription_tier   public.subscription_tier not null default 'free',
   -- Statistics, maintained by triggers on messages; not writable by users.
+  -- A fork's copies (messages.is_copy) count in message_count only.
   message_count       bigint not null default 0 check (message_count >= 0),
   total_input_tokens  bigint not null default 0 check (total_input_tokens >= 0),
   total_output_tokens bigint not null default 0 check (total_output_tokens >= 0),
   total_cost_usd      numeric(16, 6) not null default 0 check (total_cost_usd >= 0),
   created_at          timestamptz not null default now(),
-  updated_at          timestamptz not null default now()
+  updated_at          timestamptz not null default now(),
+  -- JSON is at most 64 levels deep: the item at level 65 does not exist
+  -- (level 0 is the value itself).  Deeper JSON made every later read fail.
+  constraint profiles_preferences_depth check (not jsonb_path_exists(preferences, '$.**{65}'))
 );
 
 comment on table public.profiles is
@@ -65,8 +71,6 @@ $$;
 
 alter function ohm.handle_new_auth_user() owner to ohm_definer;
 alter function ohm.handle_auth_user_email_change() owner to ohm_definer;
-revoke all on function ohm.handle_new_auth_user() from public;
-revoke all on function ohm.handle_auth_user_email_change() from public;
 
 do $triggers$
 begin
@@ -108,6 +112,7 @@ create policy profiles_update_own on public.profiles
   using (id = (select auth.uid()))
   with check (id = (select auth.uid()));
 
+-- The profile trigger and the message counters.
 create policy profiles_definer on public.profiles
   for all to ohm_definer
   using (true) with check (true);
@@ -117,3 +122,5 @@ grant select on public.profiles to authenticated;
 grant update (display_name, avatar_url, preferences) on public.profiles to authenticated;
 grant select, insert, update on public.profiles to ohm_definer;
 grant all on public.profiles to service_role;
+
+revoke execute on all functions in schema ohm from public;
