@@ -190,7 +190,9 @@ def uvicorn_config(settings: Settings, app: Any = "ohm.api.app:create_app", **op
     # Request heads are bounded (ohm.api.http): 64 KiB, 100 headers.
     return uvicorn.Config(app, factory=isinstance(app, str), host=settings.host, port=settings.port,
                           http=BoundedHttpToolsProtocol, ws_per_message_deflate=settings.ws_compression,
-                          timeout_graceful_shutdown=settings.shutdown_timeout, **options)
+                          # uvicorn annotates an int, but waits with asyncio: a float works.
+                          timeout_graceful_shutdown=settings.shutdown_timeout,  # type: ignore[arg-type]
+                          **options)
 
 
 def tcp_listener(host: str, port: int) -> Any:

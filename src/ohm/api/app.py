@@ -103,7 +103,10 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             await app.state.hub.start()
             # On SIGTERM the server waits for open requests; event streams never end by themselves.
             loop = asyncio.get_running_loop()
-            restore_signals = on_termination(lambda: loop.call_soon_threadsafe(app.state.hub.close_streams))
+            def close_streams() -> None:
+                loop.call_soon_threadsafe(app.state.hub.close_streams)
+
+            restore_signals = on_termination(close_streams)
             if on_ready is not None:
                 await on_ready(app)
             # Everything loaded at startup lives as long as the process: keep it out of

@@ -113,16 +113,21 @@ async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(StoreError, _store_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(PoolTimeout, _pool_exhausted)
-    app.add_exception_handler(psycopg.errors.QueryCanceled, _too_slow)
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
-    app.add_exception_handler(UnicodeError, _not_unicode)
-    app.add_exception_handler(psycopg.DataError, _bad_value)
-    app.add_exception_handler(KeysUnavailable, _keys_unavailable)
-    app.add_exception_handler(Exception, _unexpected)
+    # Starlette types a handler as taking any Exception; each of these takes the class it is registered for.
+    handlers: list[tuple[type[Exception], Any]] = [
+        (StoreError, _store_error),
+        (RequestValidationError, _validation_error),
+        (StarletteHTTPException, _http_error),
+        (PoolTimeout, _pool_exhausted),
+        (psycopg.errors.QueryCanceled, _too_slow),
+        (psycopg.OperationalError, _database_unavailable),
+        (UnicodeError, _not_unicode),
+        (psycopg.DataError, _bad_value),
+        (KeysUnavailable, _keys_unavailable),
+        (Exception, _unexpected),
+    ]
+    for exc_class, handler in handlers:
+        app.add_exception_handler(exc_class, handler)
 
 
 # --- the schema says what the handlers above do -------------------------------------------------------------

@@ -145,7 +145,7 @@ class Subscriber:
         return self.queue.bytes < self.queue.max_bytes // 2 and self.queue.qsize() < self.queue.max_items // 2
 
 
-class Frame(dict):
+class Frame(dict[str, Any]):
     """A queued message whose JSON text is made once and shared by every subscriber it goes to.  The
     dictionary keeps what routing needs (type, chat, cursor, kind), not the row: the text is the payload."""
 
@@ -230,7 +230,7 @@ class Hub:
         self.replays = asyncio.Semaphore(REPLAY_CONCURRENCY)
         self.connected = asyncio.Event()
         self.reconnects = 0
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._listen_forever(), name="ohm-realtime-listener"),
@@ -370,9 +370,10 @@ class Hub:
                     loaded[sub.key] = cached
                     continue
                 row = await store.load_event(self.db, sub.identity, event)
-                loaded[sub.key] = frame(event_message(row)) if row is not None else None
-                if loaded[sub.key] is not None:
-                    self.frames[(chat_id, event["seq"], sub.key)] = loaded[sub.key]
+                made = frame(event_message(row)) if row is not None else None
+                loaded[sub.key] = made
+                if made is not None:
+                    self.frames[(chat_id, event["seq"], sub.key)] = made
         behind: list[Subscriber] = []
         for n, sub in enumerate(watchers, 1):
             if n % FANOUT_BATCH == 0:

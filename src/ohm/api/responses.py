@@ -13,6 +13,7 @@ from pydantic_core import PydanticSerializationError
 
 
 def json_response(model: BaseModel, status_code: int = 200, headers: dict[str, str] | None = None) -> Response:
+    body: str | bytes
     try:
         body = model.model_dump_json()
     except (PydanticSerializationError, ValueError):

@@ -8,7 +8,7 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from anyio import to_thread
 
@@ -70,7 +70,7 @@ class LocalBlobStore:
         return await to_thread.run_sync(self._listing)
 
     def _listing(self) -> list[tuple[str, datetime]]:
-        out = []
+        out: list[Any] = []
         if not self.root.exists():
             return out
         for path in self.root.rglob("*"):

@@ -216,24 +216,25 @@ def _json_body(values: Mapping[str, Any], *, keep_none: tuple[str, ...] = ()) ->
 # The calls, described once for both clients.
 
 
-def _create_chat(title, project_id, phase, is_public, user_id) -> _Call[Chat]:
+def _create_chat(title: Any, project_id: Any, phase: Any, is_public: Any, user_id: Any) -> _Call[Chat]:
     return _Call("POST", "/v1/chats", Chat, json=_json_body(
         {"title": title, "project_id": project_id, "phase": phase, "is_public": is_public, "user_id": user_id}))
 
 
-def _update_chat(chat_id, changes: Mapping[str, Any]) -> _Call[Chat]:
+def _update_chat(chat_id: Any, changes: Mapping[str, Any]) -> _Call[Chat]:
     return _Call("PATCH", f"/v1/chats/{chat_id}", Chat, json=_json_body(changes, keep_none=tuple(changes)))
 
 
-def _list_chats(limit, cursor, project_id, archived, pinned, user_id) -> _Call[Page[Chat]]:
+def _list_chats(limit: Any, cursor: Any, project_id: Any, archived: Any, pinned: Any, user_id: Any
+                ) -> _Call[Page[Chat]]:
     archived_param = "any" if archived is None else archived
     return _Call("GET", "/v1/chats", Page[Chat], params={
         "limit": limit, "cursor": cursor, "project_id": project_id, "archived": archived_param,
         "pinned": pinned, "user_id": user_id})
 
 
-def _post_message(chat_id, role, content, parent_id, content_json, agent, intent, usage, latency_ms,
-                  metadata) -> _Call[MessageCreated]:
+def _post_message(chat_id: Any, role: Any, content: Any, parent_id: Any, content_json: Any, agent: Any, intent: Any,
+                  usage: Any, latency_ms: Any, metadata: Any) -> _Call[MessageCreated]:
     body = _json_body({
         "role": role, "content": content, "parent_id": parent_id, "content_json": content_json, "agent": agent,
         "intent": intent, "usage": usage, "latency_ms": latency_ms, "metadata": metadata,
@@ -241,41 +242,41 @@ def _post_message(chat_id, role, content, parent_id, content_json, agent, intent
     return _Call("POST", f"/v1/chats/{chat_id}/messages", MessageCreated, json=body)
 
 
-def _list_messages(chat_id, leaf_id, whole_tree, after_sequence, limit) -> _Call[MessagePage]:
+def _list_messages(chat_id: Any, leaf_id: Any, whole_tree: Any, after_sequence: Any, limit: Any) -> _Call[MessagePage]:
     return _Call("GET", f"/v1/chats/{chat_id}/messages", MessagePage, params={
         "leaf_id": leaf_id, "all": whole_tree or None, "after_sequence": after_sequence, "limit": limit})
 
 
-def _create_artifact(chat_id, type_, title, content_text, content_json, change_summary, message_id,
-                     agent) -> _Call[Artifact]:
+def _create_artifact(chat_id: Any, type_: Any, title: Any, content_text: Any, content_json: Any, change_summary: Any,
+                     message_id: Any, agent: Any) -> _Call[Artifact]:
     return _Call("POST", f"/v1/chats/{chat_id}/artifacts", Artifact, json=_json_body({
         "type": type_, "title": title, "content_text": content_text, "content_json": content_json,
         "change_summary": change_summary, "message_id": message_id, "agent": agent}))
 
 
-def _add_version(artifact_id, base_version, content_text, content_json, change_summary, message_id,
-                 agent) -> _Call[Artifact]:
+def _add_version(artifact_id: Any, base_version: Any, content_text: Any, content_json: Any, change_summary: Any,
+                 message_id: Any, agent: Any) -> _Call[Artifact]:
     return _Call("POST", f"/v1/artifacts/{artifact_id}/versions", Artifact, json=_json_body({
         "base_version": base_version, "content_text": content_text, "content_json": content_json,
         "change_summary": change_summary, "message_id": message_id, "agent": agent}))
 
 
-def _restore(artifact_id, version) -> _Call[Artifact]:
+def _restore(artifact_id: Any, version: Any) -> _Call[Artifact]:
     return _Call("POST", f"/v1/artifacts/{artifact_id}/restore", Artifact, json={"version": version})
 
 
-def _diff(artifact_id, from_version, to_version, kind) -> _Call[ArtifactDiff]:
+def _diff(artifact_id: Any, from_version: Any, to_version: Any, kind: Any) -> _Call[ArtifactDiff]:
     return _Call("GET", f"/v1/artifacts/{artifact_id}/diff", ArtifactDiff,
                  params={"from": from_version, "to": to_version, "kind": kind})
 
 
-def _create_share(chat_id, up_to_message_id, expires_at) -> _Call[Share]:
+def _create_share(chat_id: Any, up_to_message_id: Any, expires_at: Any) -> _Call[Share]:
     return _Call("POST", f"/v1/chats/{chat_id}/shares", Share, json=_json_body(
         {"up_to_message_id": up_to_message_id,
          "expires_at": expires_at.isoformat() if hasattr(expires_at, "isoformat") else expires_at}))
 
 
-def _fork(path: str, message_id) -> _Call[Chat]:
+def _fork(path: str, message_id: Any) -> _Call[Chat]:
     return _Call("POST", path, Chat, json=_json_body({"message_id": message_id}))
 
 
@@ -284,7 +285,8 @@ def _upload(content: bytes | BinaryIO, filename: str, category: str, form: Mappi
     return _Call("POST", "/v1/attachments", Attachment, files={"file": (filename, content)}, data=data)
 
 
-def _list_analyses(part_number, project_id, attachment_id, limit, cursor) -> _Call[Page[DatasheetAnalysis]]:
+def _list_analyses(part_number: Any, project_id: Any, attachment_id: Any, limit: Any, cursor: Any
+                   ) -> _Call[Page[DatasheetAnalysis]]:
     return _Call("GET", "/v1/datasheet-analyses", Page[DatasheetAnalysis], params={
         "part_number": part_number, "project_id": project_id, "attachment_id": attachment_id, "limit": limit,
         "cursor": cursor})

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import warnings
 from pathlib import Path
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import errors, sql
@@ -98,15 +99,15 @@ class EmbeddedPostgres:
                 return
             conn.execute(sql.SQL("alter role {} password {}").format(sql.Identifier(APP_ROLE),
                                                                     sql.Literal(self.app_password)))
-            hba = Path(conn.execute("show hba_file").fetchone()[0])
+            hba = Path(_value(conn, "show hba_file"))
             lines = hba.read_text().splitlines()
             if HBA_LINE not in lines:
                 hba.write_text("\n".join([HBA_LINE, *lines]) + "\n")  # in place: owner and mode stay
                 conn.execute("select pg_reload_conf()")
-            if conn.execute("show unix_socket_permissions").fetchone()[0] != "0700":
+            if _value(conn, "show unix_socket_permissions") != "0700":
                 conn.execute("alter system set unix_socket_permissions = '0700'")  # from the next start
-            directory = conn.execute("show unix_socket_directories").fetchone()[0].split(",")[0].strip()
-            port = conn.execute("show port").fetchone()[0]
+            directory = _value(conn, "show unix_socket_directories").split(",")[0].strip()
+            port = _value(conn, "show port")
         socket = Path(directory) / f".s.PGSQL.{port}"
         if socket.exists():
             socket.chmod(0o700)  # now
@@ -151,3 +152,10 @@ class EmbeddedPostgres:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
             except (errors.DuplicateDatabase, errors.UniqueViolation):
                 pass  # another OHM process created it a moment ago
+
+
+def _value(conn: psycopg.Connection[Any], query: LiteralString) -> str:
+    """A server setting, as text."""
+    row = conn.execute(query).fetchone()
+    assert row is not None  # SHOW always answers
+    return str(row[0])

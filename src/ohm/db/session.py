@@ -15,11 +15,14 @@ from typing import Any
 
 import orjson
 from psycopg import AsyncConnection, sql
-from psycopg.rows import dict_row
+from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from ohm.auth import Identity
+
+Conn = AsyncConnection[DictRow]
+"""A connection of the pool: rows come back as dicts (cursors that need tuples ask for tuple_row)."""
 
 SWITCH_IDENTITY = (
     "select set_config('role', %s, true), set_config('request.jwt.claims', %s, true)"
@@ -43,8 +46,9 @@ class Database:
     def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 10,
                  timeout: float = 30.0, connect_timeout: int = 10, statement_timeout_ms: int = 0) -> None:
         self.statement_timeout_ms = statement_timeout_ms
-        self.pool = AsyncConnectionPool(
+        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
             conninfo,
+            connection_class=Conn,
             min_size=min_size,
             max_size=max_size,
             timeout=timeout,
@@ -56,7 +60,7 @@ class Database:
         self.target: Any = None
         """The DatabaseTarget this pool was opened for, when opened through ``open_database``."""
 
-    async def _configure(self, conn: AsyncConnection) -> None:
+    async def _configure(self, conn: Conn) -> None:
         # json/jsonb columns parsed with orjson: several times faster on message-heavy reads.
         set_json_loads(orjson.loads, conn)
         # Requests are short: JIT compilation (triggered by large estimates, e.g. a search
@@ -81,7 +85,7 @@ class Database:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def run_one(self, query: sql.Composable | str, params: Any) -> dict[str, Any] | None:
+    async def run_one(self, query: sql.SQL | sql.Composed | str, params: Any) -> dict[str, Any] | None:
         """One statement in its own transaction (autocommit): one round trip, first row back.
 
         For statements that carry the identity themselves, such as
@@ -92,7 +96,7 @@ class Database:
             return await cur.fetchone()
 
     @contextlib.asynccontextmanager
-    async def acting_as(self, identity: Identity) -> AsyncIterator[AsyncConnection]:
+    async def acting_as(self, identity: Identity) -> AsyncIterator[Conn]:
         """One transaction in which the database sees ``identity``.
 
         Three round trips for a one-statement operation: BEGIN with the

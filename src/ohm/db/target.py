@@ -59,7 +59,7 @@ def derive_app_url(admin_url: str, password: str | None) -> str:
     params.pop("password", None)
     if password:
         params["password"] = password
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def probe(conninfo: str, *, timeout: int) -> None:

@@ -21,7 +21,7 @@ def text_diff(old: str | None, new: str | None, old_label: str, new_label: str) 
     """A unified diff (3 lines of context) of two texts, in time about linear in their lines."""
     a, b = (old or "").splitlines(keepends=True), (new or "").splitlines(keepends=True)
     matcher = _Aligned(a, b)
-    lines = []
+    lines: list[Any] = []
     for group in matcher.get_grouped_opcodes(3):
         first, last = group[0], group[-1]
         if not lines:
@@ -54,7 +54,7 @@ class _Aligned(difflib.SequenceMatcher):
         super().__init__(None, a, b, autojunk=False)
         ops: list[list[Any]] = []
         _align(a, b, 0, len(a), 0, len(b), ops, 0)
-        merged: list[tuple[str, int, int, int, int]] = []
+        merged: list[tuple[Any, int, int, int, int]] = []
         for tag, i1, i2, j1, j2 in ops:
             if merged and merged[-1][0] == tag:
                 merged[-1] = (tag, merged[-1][1], i2, merged[-1][3], j2)
@@ -62,10 +62,10 @@ class _Aligned(difflib.SequenceMatcher):
                 merged.append((tag, i1, i2, j1, j2))
         self.opcodes = merged or [("equal", 0, 0, 0, 0)]
 
-    def set_seq2(self, b: list[str]) -> None:  # no index of b: the alignment is made above
-        self.b, self.matching_blocks, self.opcodes = b, None, None
+    def set_seq2(self, b: Any) -> None:  # no index of b: the alignment is made above
+        self.b = b
 
-    def get_opcodes(self) -> list[tuple[str, int, int, int, int]]:
+    def get_opcodes(self) -> list[tuple[Any, int, int, int, int]]:
         return self.opcodes
 
 

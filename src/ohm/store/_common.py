@@ -13,7 +13,8 @@ from typing import Any
 
 import orjson
 import psycopg
-from psycopg import errors, sql
+from psycopg import AsyncCursor, errors, sql
+from psycopg.rows import DictRow
 
 from ohm.auth import Identity
 from ohm.db.session import Database
@@ -25,7 +26,7 @@ KiB = 1024
 
 
 # SQLSTATEs PostgREST turns into HTTP statuses (PTxyz = status xyz), raised by the functions in `public`
-# (migration 0026) with a message meant for the caller.
+# (the rpc functions of the migrations) with a message meant for the caller.
 RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT422": Invalid, "PT413": TooLarge,
                                        "PT429": TooMany}
 
@@ -66,6 +67,14 @@ def database_errors(not_found: str = "not found") -> Iterator[None]:
         raise Invalid("text contains characters PostgreSQL cannot store (NUL)") from None
     except psycopg.DataError as exc:
         raise Invalid(f"invalid value: {_primary(exc)}") from None
+
+
+async def first(cur: AsyncCursor[DictRow]) -> DictRow:
+    """The row of a statement that always returns one (an INSERT ... RETURNING, an aggregate)."""
+    row = await cur.fetchone()
+    if row is None:
+        raise RuntimeError("the statement returned no row")
+    return row
 
 
 def check_text_size(name: str, value: str | None, limit: int) -> None:
@@ -151,7 +160,7 @@ async def delete_older_than(db: Database, table: str, older_than: timedelta, *, 
             if dry_run:
                 cur = await conn.execute(sql.SQL("select count(*) as n from {} where created_at < %s").format(name),
                                          (cutoff,))
-                return (await cur.fetchone())["n"]
+                return int((await first(cur))["n"])
             if permit:
                 await conn.execute("select set_config(%s, 'on', true)", (permit,))
             cur = await conn.execute(
@@ -176,7 +185,7 @@ TOO_DEEP = "[nested deeper than 64 levels: not shown]"
 def cap_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> Any:
     """A copy of ``value`` whose containers below ``limit`` levels are replaced by a marker.
 
-    New rows cannot nest deeper (the database refuses them, migration 0028); rows written before could,
+    New rows cannot nest deeper (the database refuses them); rows written before could,
     and a serialiser that gives up on them must not make their whole chat unreadable."""
     def copy(item: Any, depth: int) -> Any:
         if isinstance(item, dict):

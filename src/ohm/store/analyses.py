@@ -15,9 +15,9 @@ from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.models import DatasheetAnalysis, DatasheetAnalysisCreate, Page, Verification, VerificationCreate
-from ohm.store._common import database_errors, decode_cursor, encode_cursor
+from ohm.store._common import database_errors, decode_cursor, encode_cursor, first
 from ohm.store.errors import Invalid, NotFound
 
 MAX_PAGE = 200
@@ -100,7 +100,7 @@ async def list_verifications(db: Database, identity: Identity, project_id: uuid.
     return Page[Verification](items=[Verification(**r) for r in rows[:limit]], next_cursor=_next_cursor(rows, limit))
 
 
-async def _owned_row(db: Database, identity: Identity, query: str, row_id: uuid.UUID, missing: str) -> dict:
+async def _owned_row(db: Database, identity: Identity, query: str, row_id: uuid.UUID, missing: str) -> dict[str, Any]:
     """One row the caller owns (analyses are never public: anon gets the same 404)."""
     if identity.role == "anon":
         raise NotFound(missing)
@@ -118,7 +118,7 @@ async def get_verification(db: Database, identity: Identity, verification_id: uu
         verification_id, "verification not found"))
 
 
-async def latest_verification(conn, project_id: uuid.UUID) -> Verification | None:
+async def latest_verification(conn: Conn, project_id: uuid.UUID) -> Verification | None:
     cur = await conn.execute(
         f"""select {VERIFICATION_COLUMNS} from public.circuit_verifications v
              where v.project_id = %s order by v.created_at desc, v.id desc limit 1""", (project_id,))
@@ -129,7 +129,7 @@ async def latest_verification(conn, project_id: uuid.UUID) -> Verification | Non
 # --- datasheet analyses -----------------------------------------------------------------------------
 
 
-async def _analysis_owner(conn, identity: Identity, data: DatasheetAnalysisCreate) -> uuid.UUID:
+async def _analysis_owner(conn: Conn, identity: Identity, data: DatasheetAnalysisCreate) -> uuid.UUID:
     if identity.role == "authenticated" and identity.user_id is not None:
         return identity.user_id
     if identity.role != "service_role":
@@ -161,7 +161,7 @@ async def create_datasheet_analysis(db: Database, identity: Identity,
                      data.application_notes, Jsonb(data.warnings), data.model))
             except errors.ForeignKeyViolation:
                 raise Invalid("attachment_id or project_id is not one of the owner's") from None
-            return DatasheetAnalysis(**await cur.fetchone())
+            return DatasheetAnalysis(**await first(cur))
 
 
 async def list_datasheet_analyses(db: Database, identity: Identity, *, part_number: str | None = None,
@@ -170,7 +170,7 @@ async def list_datasheet_analyses(db: Database, identity: Identity, *, part_numb
     bound, params = _page_bounds(limit, cursor)
     if identity.role == "anon":
         return Page[DatasheetAnalysis](items=[], next_cursor=None)
-    where, args = ["true"], []
+    where, args = ["true"], list[Any]()
     if part_number is not None:
         where.append("upper(d.part_number) = upper(%s)")
         args.append(part_number.strip())

@@ -15,7 +15,7 @@ from typing import Any
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import ActivityEntry, ActivityPage, ModelPrice, UsageReport, UsageRow
-from ohm.store._common import database_errors, decode_cursor, delete_older_than, encode_cursor
+from ohm.store._common import database_errors, decode_cursor, delete_older_than, encode_cursor, first
 from ohm.store.errors import Invalid, NotFound
 
 GROUPS = ("agent", "model", "intent", "role", "day", "chat", "project")
@@ -44,7 +44,7 @@ async def usage(db: Database, identity: Identity, group_by: str = "agent", *, st
     _scope(identity, user_id)
     async with db.acting_as(identity) as conn:
         with database_errors():
-            # The same function supabase.rpc('usage_summary') calls (migration 0026); the last row is the totals.
+            # The same function supabase.rpc('usage_summary') calls (migration 0010); the last row is the totals.
             cur = await conn.execute(
                 "select * from public.usage_summary(%s, %s, %s, %s, %s, %s, %s)",
                 (group_by, start, end, chat_id, project_id, role,
@@ -95,7 +95,7 @@ async def set_price(db: Database, model_id: str, *, provider: str, input_per_mto
                    returning model_id, provider, input_per_mtok, output_per_mtok, cached_input_per_mtok, currency,
                              valid_from""",
                 (model, provider, input_per_mtok, output_per_mtok, cached_input_per_mtok, valid_from))
-            return ModelPrice(**await cur.fetchone())
+            return ModelPrice(**await first(cur))
 
 
 # --- activity log ----------------------------------------------------------------------------------------------
@@ -113,7 +113,7 @@ async def activity(db: Database, identity: Identity, *, limit: int = 50, cursor:
     if not 1 <= limit <= MAX_ACTIVITY_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_ACTIVITY_PAGE}")
     owner = _scope(identity, user_id)
-    where, params = ["true"], []
+    where, params = ["true"], list[Any]()
     if action is not None:
         if action.endswith("."):
             where.append("starts_with(a.action, %s)")
@@ -156,7 +156,7 @@ async def daily_by_agent(db: Database, identity: Identity, start: datetime, end:
                          user_id: uuid.UUID | None = None) -> list[dict[str, Any]]:
     """Cost and messages per UTC day and agent (for the usage chart)."""
     owner = _scope(identity, user_id)
-    where, params = ["m.created_at >= %s", "m.created_at < %s", "not m.is_copy"], [start, end]
+    where, params = ["m.created_at >= %s", "m.created_at < %s", "not m.is_copy"], list[Any]([start, end])
     if owner is not None:
         where.append("m.user_id = %s")
         params.append(owner)

@@ -14,11 +14,11 @@ import json
 import uuid
 from typing import Any
 
-from psycopg import AsyncConnection, errors
+from psycopg import errors
 from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.hardware.diff import bom_diff, json_diff, text_diff
 from ohm.hardware.documents import ShapeError, check_shape
 from ohm.models import (
@@ -32,7 +32,7 @@ from ohm.models import (
 )
 from ohm.offload import off_loop
 from ohm.store import hardware
-from ohm.store._common import MiB, check_json_size, check_text_size, database_errors
+from ohm.store._common import MiB, check_json_size, check_text_size, database_errors, first
 from ohm.store.errors import Conflict, Invalid, NotFound
 
 CONTENT_LIMIT = 1 * MiB
@@ -64,7 +64,7 @@ def _validate(kind: str, data: ArtifactContent) -> None:
         raise Invalid(str(exc), errors=exc.errors) from None
 
 
-async def _check_message(conn: AsyncConnection, message_id: uuid.UUID | None, chat_id: uuid.UUID) -> None:
+async def _check_message(conn: Conn, message_id: uuid.UUID | None, chat_id: uuid.UUID) -> None:
     if message_id is None:
         return
     cur = await conn.execute("select 1 from public.messages where id = %s and chat_id = %s", (message_id, chat_id))
@@ -72,7 +72,7 @@ async def _check_message(conn: AsyncConnection, message_id: uuid.UUID | None, ch
         raise Invalid("message_id is not a message of this artifact's chat")
 
 
-async def _insert_version(conn: AsyncConnection, identity: Identity, artifact: dict[str, Any], parent: uuid.UUID | None,
+async def _insert_version(conn: Conn, identity: Identity, artifact: dict[str, Any], parent: uuid.UUID | None,
                           content_text: str | None, content_json: Any, summary: str | None,
                           message_id: uuid.UUID | None, agent: str | None) -> None:
     with database_errors(NOT_FOUND):
@@ -117,7 +117,7 @@ async def create_artifact(db: Database, identity: Identity, chat_id: uuid.UUID, 
         return await _load(conn, artifact["id"])
 
 
-async def _lock(conn: AsyncConnection, artifact_id: uuid.UUID) -> dict[str, Any]:
+async def _lock(conn: Conn, artifact_id: uuid.UUID) -> dict[str, Any]:
     with database_errors(NOT_FOUND):
         cur = await conn.execute(
             """select a.id, a.user_id, a.chat_id, a.project_id, a.type::text as type, a.current_version,
@@ -161,7 +161,7 @@ async def restore_version(db: Database, identity: Identity, artifact_id: uuid.UU
                 cur = await conn.execute(
                     "select a.id, a.user_id, a.chat_id, a.project_id, a.type::text as type, a.current_version "
                     "from public.restore_artifact_version(%s, %s) a", (artifact_id, version))
-                artifact = await cur.fetchone()
+                artifact = await first(cur)
         except Conflict as exc:
             raise Conflict(exc.detail, current_version=version) from None
         if artifact["type"] in hardware.KINDS:
@@ -169,7 +169,7 @@ async def restore_version(db: Database, identity: Identity, artifact_id: uuid.UU
         return await _load(conn, artifact_id)
 
 
-async def _load(conn: AsyncConnection, artifact_id: uuid.UUID) -> Artifact:
+async def _load(conn: Conn, artifact_id: uuid.UUID) -> Artifact:
     async with conn.pipeline():
         artifact_cur = await conn.execute(f"select {ARTIFACT_COLUMNS} from public.artifacts a where a.id = %s",
                                           (artifact_id,))

@@ -28,9 +28,9 @@ from psycopg import errors
 
 from ohm.auth import Identity
 from ohm.blobs import BlobStore, content_key, is_ohm_key
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.models import Attachment, AttachmentCategory, AttachmentUpdate, SignedUrl
-from ohm.store._common import database_errors, owner_for_new
+from ohm.store._common import database_errors, first, owner_for_new
 from ohm.store.errors import Conflict, Forbidden, Invalid, NotFound, TooLarge, Unsupported
 
 NOT_FOUND = "attachment not found"
@@ -136,7 +136,7 @@ async def upload(db: Database, blobs: BlobStore, identity: Identity, source: Bin
                  category: AttachmentCategory = "other", chat_id: uuid.UUID | None = None,
                  message_id: uuid.UUID | None = None, project_id: uuid.UUID | None = None,
                  user_id: uuid.UUID | None = None, max_bytes: int, quota_bytes: int) -> Attachment:
-    """Hash, sniff and store the bytes, then register the row (as the service role: see migration 0021)."""
+    """Hash, sniff and store the bytes, then register the row (as the service role: see migration 0006)."""
     owner = owner_for_new(identity, user_id, "upload")
     if message_id is not None and chat_id is None:
         raise Invalid("message_id needs its chat_id")
@@ -164,7 +164,7 @@ async def upload(db: Database, blobs: BlobStore, identity: Identity, source: Bin
                             returning {COLUMNS}""",
                         (owner, chat_id, message_id, project_id, blobs.bucket[:100], key, clean_filename(filename),
                          measured.mime, measured.size, measured.sha256, category))
-                    row = await cur.fetchone()
+                    row = await first(cur)
                 except errors.ForeignKeyViolation:
                     raise Invalid("chat_id, message_id or project_id is not the owner's (or the message is not "
                                   "in that chat)") from None
@@ -180,9 +180,9 @@ async def _check_quota(db: Database, owner: uuid.UUID, size: int, quota_bytes: i
     query = "select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments where user_id = %s"
     if conn is None:
         async with db.acting_as(Identity.service()) as own:
-            used = (await (await own.execute(query, (owner,))).fetchone())["used"]
+            used = (await first(await own.execute(query, (owner,))))["used"]
     else:
-        used = (await (await conn.execute(query, (owner,))).fetchone())["used"]
+        used = (await first(await conn.execute(query, (owner,))))["used"]
     if used + size > quota_bytes:
         raise TooLarge(f"storage quota exceeded: {used} of {quota_bytes} bytes used, this file needs {size}",
                        quota=quota_bytes, used=used)
@@ -197,11 +197,11 @@ async def _forget_unreferenced(db: Database, blobs: BlobStore, key: str, sha256:
                 await blobs.delete(key)
 
 
-async def _referenced(conn: Any, blobs: BlobStore, key: str) -> bool:
+async def _referenced(conn: Conn, blobs: BlobStore, key: str) -> bool:
     """Does a row of this store refer to ``key``? (Rows of another store, e.g. before a move to S3, do not.)"""
     cur = await conn.execute("select exists (select 1 from public.attachments where storage_path = %s and bucket = %s)"
                              " as used", (key, blobs.bucket[:100]))
-    return (await cur.fetchone())["used"]
+    return bool((await first(cur))["used"])
 
 
 async def get(db: Database, identity: Identity, attachment_id: uuid.UUID) -> Attachment:
@@ -255,7 +255,7 @@ async def update(db: Database, identity: Identity, attachment_id: uuid.UUID, dat
             f"""update public.attachments a
                    set processing_status = %s::public.processing_status, processing_error = %s
                  where a.id = %s returning {COLUMNS}""", (data.processing_status, error, attachment_id))
-        return attachment_from_row(await cur.fetchone())
+        return attachment_from_row(await first(cur))
 
 
 async def delete(db: Database, blobs: BlobStore, identity: Identity, attachment_id: uuid.UUID) -> None:

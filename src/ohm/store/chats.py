@@ -12,13 +12,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from psycopg import AsyncConnection, errors
+from psycopg import errors
 from psycopg.rows import tuple_row
 
 from ohm.auth import Identity
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.models import ArtifactSummary, Chat, ChatCreate, ChatDetail, ChatUpdate, Page, Project
-from ohm.store._common import database_errors, decode_cursor, encode_cursor, json_bytes, owner_for_new
+from ohm.store._common import database_errors, decode_cursor, encode_cursor, first, json_bytes, owner_for_new
 from ohm.store.errors import Invalid, NotFound
 from ohm.store.messages import BRANCH_SQL, PAGE_BYTES, cut, message_dicts, messages_from_tuples, paged
 
@@ -49,7 +49,7 @@ async def create_chat(db: Database, identity: Identity, data: ChatCreate) -> Cha
                         returning {CHAT_COLUMNS}""",
                     (owner, data.project_id, data.title, data.phase, data.is_public),
                 )
-                row = await cur.fetchone()
+                row = await first(cur)
             except errors.ForeignKeyViolation:
                 if data.user_id is not None:
                     raise Invalid("unknown user_id or a project of another user") from None
@@ -156,7 +156,7 @@ async def get_chat_json(db: Database, identity: Identity, chat_id: uuid.UUID, *,
 
 
 async def _load_chat(db: Database, identity: Identity, chat_id: uuid.UUID, limit: int
-                     ) -> tuple[dict[str, Any], list[tuple], bool, list[ArtifactSummary], Project | None]:
+                     ) -> tuple[dict[str, Any], list[tuple[Any, ...]], bool, list[ArtifactSummary], Project | None]:
     """Four statements sent together in one pipeline: one round trip, no N+1.  The branch comes as its
     first page (at most ``limit`` messages and about 4 MiB): a chat of forty 1 MB messages is not read
     into memory whole for one request."""
@@ -209,7 +209,7 @@ async def update_chat(db: Database, identity: Identity, chat_id: uuid.UUID, data
         return chat_from_row(row)
 
 
-async def _fetch_chat_for_update(conn: AsyncConnection, chat_id: uuid.UUID) -> Chat:
+async def _fetch_chat_for_update(conn: Conn, chat_id: uuid.UUID) -> Chat:
     # FOR UPDATE applies the UPDATE policy: an empty PATCH still needs write access.
     with database_errors(NOT_FOUND):
         cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s for update", (chat_id,))

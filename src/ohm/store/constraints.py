@@ -20,7 +20,7 @@ TOO_LARGE = frozenset({
     "projects_success_metrics_check", "projects_workflow_steps_check",
 })
 
-# JSON nesting (migration 0028: at most 64 levels).
+# JSON nesting (at most 64 levels: the `_depth` constraints of the migrations).
 TOO_DEEP = frozenset({
     "artifact_versions_content_json_depth", "circuit_verifications_detected_components_depth",
     "circuit_verifications_issues_depth", "circuit_verifications_suggestions_depth",

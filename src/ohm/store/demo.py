@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.store import hardware
+from ohm.store._common import first
 
 DEMO_EMAIL = "demo@ohm.local"
 DEMO_NAME = "Demo Maker"
@@ -45,8 +45,8 @@ class Demo:
 
 
 def _part(name: str, mpn: str, manufacturer: str, qty: int, designators: list[str], price: str,
-          supplier: str, lcsc: str, datasheet: str, specs: dict[str, Any],
-          alternatives: list[dict[str, Any]] | None = None, footprint: str | None = None) -> dict:
+          supplier: str, lcsc: str, datasheet: str | None, specs: dict[str, Any],
+          alternatives: list[dict[str, Any]] | None = None, footprint: str | None = None) -> dict[str, Any]:
     return {
         "name": name, "mpn": mpn, "manufacturer": manufacturer, "quantity": qty,
         "designators": designators, "unit_price": price, "currency": "USD", "supplier": supplier,
@@ -55,7 +55,7 @@ def _part(name: str, mpn: str, manufacturer: str, qty: int, designators: list[st
     }
 
 
-def _pin(name: str, kind: str, voltage: float | str | None = None, **extra: Any) -> dict:
+def _pin(name: str, kind: str, voltage: float | str | None = None, **extra: Any) -> dict[str, Any]:
     return {"name": name, "type": kind, **({"voltage": voltage} if voltage is not None else {}), **extra}
 
 
@@ -117,7 +117,7 @@ BOM_VERSIONS = [
 ]
 
 
-def _wire(step: int, a: str, b: str, colour: str, voltage: float, signal: str, instruction: str) -> dict:
+def _wire(step: int, a: str, b: str, colour: str, voltage: float, signal: str, instruction: str) -> dict[str, Any]:
     (pa, pin_a), (pb, pin_b) = a.split("."), b.split(".")
     return {"from": {"part": pa, "pin": pin_a}, "to": {"part": pb, "pin": pin_b}, "wire_color": colour,
             "voltage": voltage, "signal": signal, "step": step, "instruction": instruction}
@@ -166,7 +166,7 @@ CODE_FILES = [
 ]
 
 # (role, content, agent name, model, icon, intent, input tokens, output tokens, cost, latency ms)
-CONVERSATION: list[tuple] = [
+CONVERSATION: list[tuple[Any, ...]] = [
     ("user", "I want to build a weather station for my balcony with an ESP32: temperature, humidity "
              "and pressure, shown on a small display. Budget is about $40.",
      None, None, None, None, 0, 0, None, None),
@@ -214,7 +214,7 @@ async def find_demo(db: Database) -> Demo | None:
         return await _find(conn)
 
 
-async def _find(conn: AsyncConnection) -> Demo | None:
+async def _find(conn: Conn) -> Demo | None:
     cur = await conn.execute(
         """select p.id as user_id, pr.id as project_id, c.id as chat_id
              from public.profiles p
@@ -229,7 +229,7 @@ async def _find(conn: AsyncConnection) -> Demo | None:
     return Demo(row["user_id"], row["project_id"], row["chat_id"], created=False) if row else None
 
 
-async def _create(conn: AsyncConnection) -> Demo:
+async def _create(conn: Conn) -> Demo:
     cur = await conn.execute(
         """select id from public.profiles where lower(email) = %s""", (DEMO_EMAIL,)
     )
@@ -241,7 +241,7 @@ async def _create(conn: AsyncConnection) -> Demo:
             "insert into auth.users (email, raw_user_meta_data) values (%s, %s) returning id",
             (DEMO_EMAIL, Jsonb({"display_name": DEMO_NAME})),
         )
-        user_id = (await cur.fetchone())["id"]
+        user_id = (await first(cur))["id"]
 
     cur = await conn.execute(
         """insert into public.projects
@@ -270,15 +270,15 @@ async def _create(conn: AsyncConnection) -> Demo:
             ]),
         ),
     )
-    project_id = (await cur.fetchone())["id"]
+    project_id = (await first(cur))["id"]
     cur = await conn.execute(
         """insert into public.chats (user_id, project_id, title, phase)
            values (%s, %s, %s, 'code') returning id""",
         (user_id, project_id, PROJECT_NAME),
     )
-    chat_id = (await cur.fetchone())["id"]
+    chat_id = (await first(cur))["id"]
 
-    message_ids = []
+    message_ids: list[uuid.UUID] = []
     for role, content, agent, model, icon, intent, tin, tout, cost, latency in CONVERSATION:
         cur = await conn.execute(
             """insert into public.messages
@@ -289,7 +289,7 @@ async def _create(conn: AsyncConnection) -> Demo:
             (chat_id, user_id, message_ids[-1] if message_ids else None, role, content, agent, model,
              icon, intent, tin, tout, Decimal(cost) if cost else None, latency),
         )
-        message_ids.append((await cur.fetchone())["id"])
+        message_ids.append((await first(cur))["id"])
 
     bom_messages = [message_ids[2], message_ids[4], message_ids[6]]
     bom_id = await _artifact(conn, chat_id, user_id, project_id, bom_messages[0], "bom",
@@ -312,7 +312,7 @@ async def _create(conn: AsyncConnection) -> Demo:
     code_id = await _artifact(conn, chat_id, user_id, project_id, message_ids[10], "code",
                               "Weather station firmware")
     await _version(
-        conn, code_id, user_id, None, CODE_FILES[0]["content"], {"files": CODE_FILES},
+        conn, code_id, user_id, None, str(CODE_FILES[0]["content"]), {"files": CODE_FILES},
         "Firmware in three success units", message_ids[10], "codeGenerator",
     )
     # The versions' parts, connections and files were written by the normalisation trigger; store the checks.
@@ -320,18 +320,19 @@ async def _create(conn: AsyncConnection) -> Demo:
     return Demo(user_id, project_id, chat_id, created=True)
 
 
-async def _artifact(conn: AsyncConnection, chat_id, user_id, project_id, message_id, type_: str,
+async def _artifact(conn: Conn, chat_id: uuid.UUID, user_id: uuid.UUID, project_id: uuid.UUID,
+                    message_id: uuid.UUID, type_: str,
                     title: str) -> uuid.UUID:
     cur = await conn.execute(
         """insert into public.artifacts (chat_id, user_id, project_id, message_id, type, title)
            values (%s, %s, %s, %s, %s, %s) returning id""",
         (chat_id, user_id, project_id, message_id, type_, title),
     )
-    return (await cur.fetchone())["id"]
+    return (await first(cur))["id"]
 
 
-async def _version(conn: AsyncConnection, artifact_id, user_id, parent, text: str, content: dict,
-                   summary: str, message_id, agent: str) -> uuid.UUID:
+async def _version(conn: Conn, artifact_id: uuid.UUID, user_id: uuid.UUID, parent: uuid.UUID | None, text: str,
+                   content: dict[str, Any], summary: str, message_id: uuid.UUID, agent: str) -> uuid.UUID:
     cur = await conn.execute(
         """insert into public.artifact_versions
              (artifact_id, user_id, parent_version_id, content_text, content_json, change_summary,
@@ -339,4 +340,4 @@ async def _version(conn: AsyncConnection, artifact_id, user_id, parent, text: st
            values (%s, %s, %s, %s, %s, %s, %s, %s) returning id""",
         (artifact_id, user_id, parent, text, Jsonb(content), summary, message_id, agent),
     )
-    return (await cur.fetchone())["id"]
+    return (await first(cur))["id"]

@@ -4,7 +4,7 @@ A fork copies the branch up to the fork point (new ids, the same content,
 agents and usage, sequence numbers from 1) and the artifacts as they were at
 that point, each starting its own history at the copied version with a link
 to the origin.  The copy is written by ``public.fork_chat`` /
-``public.fork_share`` (migration 0026, the same functions supabase.rpc()
+``public.fork_share`` (migration 0007, the same functions supabase.rpc()
 calls) as the forking user under their own RLS, in one transaction with its
 bookkeeping (``ohm.record_fork``: the fork's origin, the lineage row, the
 share's fork count).
@@ -20,7 +20,7 @@ from psycopg import errors
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Chat, ForkSummary, Lineage, LineageEntry
-from ohm.store._common import database_errors
+from ohm.store._common import database_errors, first
 from ohm.store.chats import CHAT_COLUMNS, chat_from_row
 from ohm.store.errors import NotFound
 from ohm.store.shares import check_token
@@ -36,7 +36,7 @@ async def _fork(db: Database, identity: Identity, statement: str, params: tuple[
             except (errors.NoDataFound, errors.ForeignKeyViolation):
                 # The original (or the share) went away while we copied it: the whole fork rolls back.
                 raise NotFound("chat not found") from None
-            return chat_from_row(await cur.fetchone())
+            return chat_from_row(await first(cur))
 
 
 async def fork_chat(db: Database, identity: Identity, chat_id: uuid.UUID,

@@ -3,7 +3,7 @@
 A project's current BOM (wiring, code) is the current version of its most
 recently changed ``bom`` (``wiring``, ``code``) artifact; ``version=`` picks an
 older version of that artifact.  Rows come from the normalisation trigger
-(migration 0022); the rules are the pure functions of ``ohm.hardware.checks``.
+(migration 0005); the rules are the pure functions of ``ohm.hardware.checks``.
 Check runs are stored per (BOM, wiring, code) version combination, computed
 the first time anyone asks (or when a version is written through the API).
 """
@@ -17,10 +17,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg import AsyncConnection
+from pydantic import BaseModel
 
 from ohm.auth import Identity
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.hardware import checks as rules
 from ohm.hardware import exports
 from ohm.hardware.model import Finding, Part, SourceFile, Wire
@@ -42,6 +42,7 @@ from ohm.models import (
     WiringView,
 )
 from ohm.offload import off_loop
+from ohm.store._common import first
 from ohm.store.errors import Invalid, NotAvailable, NotFound
 
 RULES_VERSION = 1
@@ -97,14 +98,14 @@ class Current:
     version: int
 
 
-async def current(conn: AsyncConnection, project_id: uuid.UUID, kind: str, version: int | None = None
+async def current(conn: Conn, project_id: uuid.UUID, kind: str, version: int | None = None
                   ) -> Current | None:
     cur = await conn.execute(CURRENT_SQL, (version, project_id, kind))
     row = await cur.fetchone()
     return Current(**row) if row else None
 
 
-async def _require(conn: AsyncConnection, project_id: uuid.UUID, kind: str, version: int | None) -> Current:
+async def _require(conn: Conn, project_id: uuid.UUID, kind: str, version: int | None) -> Current:
     found = await current(conn, project_id, kind, version)
     if found is None:
         if version is not None and await current(conn, project_id, kind) is not None:
@@ -113,7 +114,7 @@ async def _require(conn: AsyncConnection, project_id: uuid.UUID, kind: str, vers
     return found
 
 
-async def _project(conn: AsyncConnection, identity: Identity, project_id: uuid.UUID) -> Project:
+async def _project(conn: Conn, identity: Identity, project_id: uuid.UUID) -> Project:
     if identity.role == "anon":
         raise NotFound("project not found")
     cur = await conn.execute(PROJECT_SQL, (project_id,))
@@ -146,13 +147,13 @@ def file_from_row(row: dict[str, Any]) -> SourceFile:
                       success_unit=row["success_unit"], libraries=list(row["libraries"]), position=row["position"])
 
 
-async def _rows(conn: AsyncConnection, sql: str, version: Current | None) -> str:
+async def _rows(conn: Conn, sql: str, version: Current | None) -> str:
     """A version's parts, connections or files as the JSON text of an array (``[]`` without a version)."""
     if version is None:
         return "[]"
     cur = await conn.execute(sql, (version.version_id,), binary=False)
-    row = await cur.fetchone()
-    return next(iter(row.values()))
+    row = await first(cur)
+    return str(next(iter(row.values())))
 
 
 def parsed(rows: str) -> list[dict[str, Any]]:
@@ -210,13 +211,13 @@ class CheckRun:
                             code_version=self.versions["code"])
 
 
-async def ensure_checks(conn: AsyncConnection, project: Project) -> CheckRun | None:
+async def ensure_checks(conn: Conn, project: Project) -> CheckRun | None:
     """The stored run for the project's current versions, running the checks first if there is none."""
     versions = {kind: await current(conn, project.id, kind) for kind in KINDS}
     if not any(versions.values()):
         return None
-    ids = [versions[k].version_id if versions[k] else None for k in KINDS]
-    numbers = {k: versions[k].version if versions[k] else None for k in KINDS}
+    ids = [v.version_id if (v := versions[k]) else None for k in KINDS]
+    numbers = {k: v.version if (v := versions[k]) else None for k in KINDS}
     lookup = """select findings::text as findings, errors, warnings, infos, created_at from public.check_runs
                  where project_id = %s and bom_version_id is not distinct from %s
                    and wiring_version_id is not distinct from %s and code_version_id is not distinct from %s
@@ -236,12 +237,12 @@ async def ensure_checks(conn: AsyncConnection, project: Project) -> CheckRun | N
             (project.user_id, project.id, *ids, RULES_VERSION, found,
              counts["errors"], counts["warnings"], counts["infos"]))
         cur = await conn.execute(lookup, (project.id, *ids, RULES_VERSION))
-        row = await cur.fetchone()
+        row = await first(cur)
     return CheckRun(findings=row["findings"], errors=row["errors"], warnings=row["warnings"], infos=row["infos"],
                     checked_at=row["created_at"], versions=numbers)
 
 
-async def recheck_after_write(conn: AsyncConnection, project_id: uuid.UUID | None) -> None:
+async def recheck_after_write(conn: Conn, project_id: uuid.UUID | None) -> None:
     """Run and store the checks of a project whose BOM, wiring or code just got a version."""
     if project_id is None:
         return
@@ -266,7 +267,7 @@ async def get_checks(db: Database, identity: Identity, project_id: uuid.UUID) ->
 # --- views --------------------------------------------------------------------------------------------------
 
 
-async def bom_summary(conn: AsyncConnection, project: Project) -> BomSummary | None:
+async def bom_summary(conn: Conn, project: Project) -> BomSummary | None:
     bom = await current(conn, project.id, "bom")
     if bom is None:
         return None
@@ -289,7 +290,8 @@ def _money(totals: dict[str, Decimal]) -> dict[str, Decimal]:
 
 def _dumped(view: Any, *args: Any) -> bytes:
     """In a worker process: build a view and write its JSON there (the loop only sends rows and gets bytes)."""
-    return view(*args).model_dump_json().encode()
+    built: BaseModel = view(*args)
+    return built.model_dump_json().encode()
 
 
 async def bom_view(db: Database, identity: Identity, project_id: uuid.UUID, version: int | None = None) -> bytes:
@@ -401,7 +403,7 @@ async def search_parts(db: Database, identity: Identity, *, q: str | None = None
         raise Invalid("limit must be between 1 and 500")
     if identity.role == "anon":
         return []
-    where, params = ["v.version_number = a.current_version"], []
+    where, params = ["v.version_number = a.current_version"], list[Any]()
     if q is not None:
         term = q.strip()
         if not term:

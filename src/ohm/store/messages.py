@@ -95,14 +95,14 @@ select {ROW_COLUMNS}, fetched from (
 order by x.sequence_number"""
 
 
-def cut(rows: list[tuple]) -> tuple[list[tuple], bool]:
+def cut(rows: list[tuple[Any, ...]]) -> tuple[list[tuple[Any, ...]], bool]:
     """The page's rows without the `fetched` column, and whether more pages follow."""
     if not rows:
         return [], False
     return [row[:-1] for row in rows], rows[0][-1] > len(rows)
 
 
-# The locked insert lives in the database (migration 0014): the identity
+# The locked insert lives in the database (migration 0003): the identity
 # travels as arguments so that an append is one statement, one round trip.
 APPEND_SQL = """
 select * from ohm.append_message(
@@ -149,12 +149,12 @@ def message_from_row(row: Mapping[str, Any]) -> Message:
     return Message.model_validate(message_fields(row))
 
 
-def message_dicts(rows: list[tuple]) -> list[dict[str, Any]]:
+def message_dicts(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Rows as tuples in COLUMNS order (the fast path: no dict rows from psycopg) as ``Message``'s fields."""
     return [fields_of(row) for row in rows]
 
 
-def messages_from_tuples(rows: list[tuple]) -> list[Message]:
+def messages_from_tuples(rows: list[tuple[Any, ...]]) -> list[Message]:
     """Many rows (tuples in COLUMNS order) in one pydantic call: one trip into its Rust core."""
     return MESSAGE_LIST.validate_python(message_dicts(rows))
 
@@ -234,7 +234,7 @@ async def list_messages_json(db: Database, identity: Identity, chat_id: uuid.UUI
 
 
 async def _page_rows(db: Database, identity: Identity, chat_id: uuid.UUID, leaf_id: uuid.UUID | None,
-                     whole_tree: bool, after_sequence: int, limit: int) -> tuple[list[tuple], bool]:
+                     whole_tree: bool, after_sequence: int, limit: int) -> tuple[list[tuple[Any, ...]], bool]:
     if not 1 <= limit <= MAX_PAGE:
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
     if after_sequence < 0:

@@ -13,7 +13,7 @@ from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Page, Project, ProjectCreate, ProjectDetail, ProjectSpend, ProjectUpdate
 from ohm.store import hardware
-from ohm.store._common import database_errors, decode_cursor, encode_cursor, owner_for_new
+from ohm.store._common import database_errors, decode_cursor, encode_cursor, first, owner_for_new
 from ohm.store.analyses import latest_verification
 from ohm.store.chats import CHAT_COLUMNS, chat_from_row
 from ohm.store.errors import Invalid, NotFound
@@ -61,7 +61,7 @@ async def list_projects(db: Database, identity: Identity, *, limit: int = 50, cu
         raise Invalid(f"limit must be between 1 and {MAX_PAGE}")
     if identity.role == "anon":
         return Page[Project](items=[], next_cursor=None)
-    where, params = ["true"], []
+    where, params = ["true"], list[Any]()
     owner = identity.user_id if identity.role != "service_role" else user_id
     if owner is not None:
         where.append("p.user_id = %s")
@@ -111,7 +111,7 @@ async def get_project(db: Database, identity: Identity, project_id: uuid.UUID) -
                       coalesce(sum(total_output_tokens), 0)::bigint as output_tokens,
                       coalesce(sum(total_cost_usd), 0) as cost_usd
                  from public.chats where project_id = %s""", (project_id,))
-        usage = await cur.fetchone()
+        usage = await first(cur)
     limit = project.spend_limit_usd
     spend = ProjectSpend(**usage, spend_limit_usd=limit,
                          over_limit=None if limit is None else usage["cost_usd"] > limit)

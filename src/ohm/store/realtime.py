@@ -13,7 +13,7 @@ from typing import Any
 from psycopg.rows import tuple_row
 
 from ohm.auth import Identity
-from ohm.db.session import Database
+from ohm.db.session import Conn, Database
 from ohm.store._common import delete_older_than
 from ohm.store.chats import CHAT_COLUMNS, chat_from_row
 from ohm.store.messages import MESSAGE_COLUMNS, messages_from_tuples
@@ -73,7 +73,7 @@ async def load_event(db: Database, identity: Identity, event: dict[str, Any]) ->
     return row
 
 
-async def _attach_rows(conn, events: list[dict[str, Any]]) -> None:
+async def _attach_rows(conn: Conn, events: list[dict[str, Any]]) -> None:
     """Fill each event's ``data`` with the current row it refers to, one query per kind."""
     by_kind: dict[str, list[dict[str, Any]]] = {}
     for event in events:
@@ -81,10 +81,10 @@ async def _attach_rows(conn, events: list[dict[str, Any]]) -> None:
             by_kind.setdefault(event["kind"].split(".")[0], []).append(event)
     rows: dict[tuple[str, uuid.UUID], Any] = {}
     if "message" in by_kind:
-        cur = conn.cursor(row_factory=tuple_row)
-        await cur.execute(f"select {MESSAGE_COLUMNS} from public.messages m where m.id = any(%s)",
-                          ([uuid.UUID(str(e["id"])) for e in by_kind["message"]],))
-        for message in messages_from_tuples(await cur.fetchall()):
+        tuples = conn.cursor(row_factory=tuple_row)
+        await tuples.execute(f"select {MESSAGE_COLUMNS} from public.messages m where m.id = any(%s)",
+                             ([uuid.UUID(str(e["id"])) for e in by_kind["message"]],))
+        for message in messages_from_tuples(await tuples.fetchall()):
             rows[("message", message.id)] = message.model_dump(mode="json")
     if "artifact" in by_kind:
         cur = await conn.execute(

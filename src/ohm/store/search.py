@@ -1,8 +1,8 @@
 """Full-text and identifier search across messages, artifacts, parts and chats.
 
-The search is ``public.search_all`` (migration 0026), the function
+The search is ``public.search_all`` (migration 0008), the function
 supabase.rpc() calls too: each source is searched within the caller's own
-rows (the (user_id, vector) GIN indexes of migration 0018), the hits are
+rows (the (user_id, vector) GIN indexes of migration 0008), the hits are
 ranked together, a page is cut by keyset, and only that page gets snippets.
 Anon searches public chats.  RLS applies to every row as everywhere else; the
 owner filters are what make it fast, not what makes it safe.
@@ -66,7 +66,7 @@ async def search(
             raise Invalid("malformed cursor") from None
     async with db.acting_as(identity) as conn:
         with database_errors():
-            # search_all plans each call with the query as a constant (see migration 0026).
+            # search_all plans each call with the query as a constant (see migration 0008).
             cur = await conn.execute(
                 """select * from public.search_all(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
                 (q, list(types) if types else None, project_id, chat_id, agent, intent, role, since, until,

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Share, ShareCreate, SharedAttachment, ShareSnapshot
-from ohm.store._common import MAX_JSON_DEPTH, cap_depth, database_errors
+from ohm.store._common import MAX_JSON_DEPTH, cap_depth, database_errors, first
 from ohm.store.errors import NotFound
 
 NOT_FOUND = "share not found"
@@ -51,7 +51,7 @@ async def create_share(db: Database, identity: Identity, chat_id: uuid.UUID, dat
             cur = await conn.execute(
                 f"select {SHARE_COLUMNS} from public.share_chat(%s, %s, %s) s",
                 (chat_id, data.up_to_message_id, data.expires_at))
-            row = await cur.fetchone()
+            row = await first(cur)
     return share_from_row(row)
 
 

@@ -18,6 +18,7 @@ from pydantic import BaseModel
 
 from ohm.auth import Identity
 from ohm.db.session import Database
+from ohm.store._common import first
 from ohm.store.errors import Conflict, Invalid
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -58,7 +59,7 @@ async def create_user(db: Database, email: str, display_name: str | None = None)
                 "insert into auth.users (email, raw_user_meta_data) values (%s, %s) returning id",
                 (email, Jsonb(meta)),
             )
-            user_id = (await cur.fetchone())["id"]
+            user_id = (await first(cur))["id"]
         except errors.UniqueViolation:
             raise Conflict(f"a user with email {email} already exists") from None
         cur = await conn.execute(f"select {PROFILE_COLUMNS} from public.profiles where id = %s", (user_id,))

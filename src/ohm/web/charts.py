@@ -41,7 +41,7 @@ def stacked_daily(rows: list[dict], start: date, days: int, *, width: int = 760,
     for r in rows:
         if r["cost_usd"]:
             per_day.setdefault(r["day"], []).append((r["agent"] or "(no agent)", Decimal(r["cost_usd"])))
-    peak = max((sum(c for _, c in v) for v in per_day.values()), default=Decimal(0))
+    peak = max((sum((c for _, c in v), Decimal(0)) for v in per_day.values()), default=Decimal(0))
     scale_top = _nice(peak) if peak > 0 else Decimal(1)
     plot_w, plot_h = width - left - right, height - top - bottom
     slot = plot_w / days
@@ -49,7 +49,7 @@ def stacked_daily(rows: list[dict], start: date, days: int, *, width: int = 760,
     for i in range(days):
         day = start + timedelta(days=i)
         x = left + i * slot + slot * 0.15
-        y = top + plot_h
+        y: float = top + plot_h
         for agent, cost in sorted(per_day.get(day, []), key=lambda item: agents.index(item[0])):
             h = float(cost / scale_top) * plot_h
             y -= h

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Response, status
 
@@ -22,7 +22,8 @@ from ohm.store import artifacts as store
 
 router = APIRouter(prefix="/v1", tags=["artifacts"])
 
-NOT_FOUND = {404: {"description": "No such artifact (or version), or not yours to see."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such artifact (or version), or not yours to see."}}
 Version = Annotated[int, Query(ge=1, le=2**31 - 1)]
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response, status
 
@@ -25,7 +25,8 @@ from ohm.store import messages as message_store
 
 router = APIRouter(prefix="/v1", tags=["chats"])
 
-NOT_FOUND = {404: {"description": "No such chat, or not yours to see (never told apart)."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such chat, or not yours to see (never told apart)."}}
 
 
 @router.post("/chats", status_code=status.HTTP_201_CREATED, response_model=Chat, responses={401: {}, 422: {}})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Query, Request, Response, UploadFile, status
@@ -29,7 +29,8 @@ from ohm.store import attachments as store
 
 router = APIRouter(prefix="/v1", tags=["files"])
 
-NOT_FOUND = {404: {"description": "No such attachment, or not yours to see."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such attachment, or not yours to see."}}
 UPLOAD_PATH = "/v1/attachments"
 Limit = Annotated[int, Query(ge=1, le=200)]
 

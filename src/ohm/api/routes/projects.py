@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, status
@@ -28,7 +28,8 @@ from ohm.store import projects as store
 
 router = APIRouter(prefix="/v1", tags=["projects"])
 
-NOT_FOUND = {404: {"description": "No such project (or version), or not yours to see."}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"description": "No such project (or version), or not yours to see."}}
 Version = Annotated[int | None, Query(ge=1, le=2**31 - 1, description="An older version (default: current).")]
 
 

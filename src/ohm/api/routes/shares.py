@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
@@ -22,7 +22,8 @@ def visitor(request: Request) -> str:
     return shares.visitor_key(request.client.host if request.client else None, request.headers.get("user-agent"))
 
 Token = Annotated[str, Path(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
-GONE = {404: {"description": "Unknown, revoked or expired (never told apart)."}}
+GONE: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Unknown, revoked or expired (never told apart)."}}
 
 
 @router.post("/chats/{chat_id}/shares", status_code=status.HTTP_201_CREATED, response_model=Share,

@@ -164,7 +164,7 @@ class AsyncOhmClient:
     @route("GET", "/v1/chats/{chat_id}")
     async def get_chat(self, chat_id: uuid.UUID | str) -> ChatDetail:
         """The chat with its whole active branch (the pages after the first are fetched too)."""
-        chat = await self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
+        chat: ChatDetail = await self._send(_Call("GET", f"/v1/chats/{chat_id}", ChatDetail))
         while chat.next_after_sequence is not None:
             page = await self._send(_list_messages(chat_id, None, False, chat.next_after_sequence, None))
             chat.messages.extend(page.items)
