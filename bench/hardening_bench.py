@@ -7,7 +7,9 @@ paths measured are the ones an attack made slow (docs/reliability.md):
 - the wiring normalisation trigger: a wiring version of C connections over a BOM of P parts, with the
   BOM 100 times bigger (C fixed): a lookup per connection stays flat, a scan of the parts grows 100 times;
 - the BOM compare: two versions of N parts, every part replaced, at N and 10 N;
-- the text compare: two texts with every third line changed, at L and 10 L lines.
+- the text compare: two texts with every third line changed, at L and 10 L lines;
+- the project checks (the part catalogue, nets, every rule): a project of P parts and 3 P wires, at
+  P = 50 (its time is the figure docs/hardware.md reports; goal < 50 ms) and 10 P.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from ohm.hardware.diff import bom_diff, text_diff
+from ohm.hardware.documents import check_documents
 
 from .env import BenchDatabase
 
@@ -96,6 +99,31 @@ def text_compare(lines: int, runs: int) -> float:
     return best_of(runs, lambda: text_diff(old, new, "v1", "v2"))
 
 
+MODULES = [("BME280 sensor", "VCC", "GND", "SDA"), ("DHT22 sensor", "VCC", "GND", "DATA"),
+           ("HC-SR04 ultrasonic sensor", "VCC", "GND", "TRIG"), ("SSD1306 OLED", "VCC", "GND", "SCL"),
+           ("Relay module 5V", "VCC", "GND", "IN"), ("SG90 servo", "VCC", "GND", "SIGNAL"),
+           ("220 ohm resistor", "1", "2", "1"), ("Red LED", "A", "K", "A"), ("HC-SR501 PIR", "VCC", "GND", "OUT"),
+           ("Capacitive soil moisture sensor", "VCC", "GND", "AOUT")]
+GPIOS = ["GPIO4", "GPIO13", "GPIO14", "GPIO16", "GPIO17", "GPIO18", "GPIO19", "GPIO21", "GPIO22", "GPIO23",
+         "GPIO25", "GPIO26", "GPIO27", "GPIO32", "GPIO33"]
+
+
+def project_checks(parts: int, runs: int) -> float:
+    """Seconds to check a project of ``parts`` catalogue parts and three wires each, as agents write them
+    (names only, silkscreen pins), from the documents to the findings."""
+    bom = [{"name": "ESP32 DevKit V1", "designators": ["U1"], "unit_price": "6.5", "supplier": "LCSC"}]
+    wires = []
+    for i in range(1, parts):
+        name, vcc, gnd, signal = MODULES[i % len(MODULES)]
+        ref = f"M{i}"
+        bom.append({"name": name, "designators": [ref], "unit_price": "1", "supplier": "LCSC"})
+        wires += [{"from": {"part": "U1", "pin": "3V3" if i % 2 else "5V"}, "to": {"part": ref, "pin": vcc}},
+                  {"from": {"part": "U1", "pin": "GND"}, "to": {"part": ref, "pin": gnd}},
+                  {"from": {"part": "U1", "pin": GPIOS[i % len(GPIOS)]}, "to": {"part": ref, "pin": signal}}]
+    documents = ({"parts": bom}, {"connections": wires})
+    return best_of(runs, lambda: check_documents(*documents))
+
+
 def run(db: BenchDatabase, *, quick: bool = False) -> list[Scaling]:
     runs = 1 if quick else 3
     connections, parts = (200, 10) if quick else (2000, 10)
@@ -108,5 +136,7 @@ def run(db: BenchDatabase, *, quick: bool = False) -> list[Scaling]:
                 bom_compare(bom_parts, runs), bom_compare(bom_parts * 10, runs), 10, goal=30),
         Scaling("text compare: 10x the lines, every third changed", f"{lines} lines", f"{lines * 10} lines",
                 text_compare(lines, runs), text_compare(lines * 10, runs), 10, goal=30),
+        Scaling("project checks: 10x the parts and wires", "50 parts, 150 wires", "500 parts, 1500 wires",
+                project_checks(50, runs * 3), project_checks(500, runs), 10, goal=30),
     ]
     return results

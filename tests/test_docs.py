@@ -83,9 +83,9 @@ def test_every_variable_in_the_readme_is_a_setting_and_every_setting_is_in_the_r
 
 def test_the_rule_codes_in_hardware_md_are_the_rules_in_the_code():
     code = "".join(p.read_text() for p in (ROOT / "src" / "ohm" / "hardware").glob("*.py"))
-    in_code = set(re.findall(r"Finding\(\s*\"((?:bom|wiring|voltage|power|code)\.[a-z_]+)\"", code))
+    in_code = set(re.findall(r"Finding\(\s*\"((?:bom|wiring|voltage|power|code|pins|bus)\.[a-z_]+)\"", code))
     checks = (DOCS / "hardware.md").read_text().split("## Checks", 1)[1].split("\n## ", 1)[0]
-    in_docs = set(re.findall(r"`((?:bom|wiring|voltage|power|code)\.[a-z_]+)`", checks))
+    in_docs = set(re.findall(r"`((?:bom|wiring|voltage|power|code|pins|bus)\.[a-z_]+)`", checks))
     assert in_code, "the rules were found"
     assert in_code - in_docs == set(), "rules docs/hardware.md does not describe"
     assert in_docs - in_code == set(), "docs/hardware.md describes rules the code does not have"

@@ -214,7 +214,7 @@ def test_a_5v_output_into_a_3v3_pin_that_is_not_5v_tolerant():
 
 
 def test_3v3_logic_into_a_5v_input_is_a_warning():
-    arduino = Part("Arduino Uno", designators=["A1"], unit_price=Decimal(20), supplier="x", specs={"pins": [
+    arduino = Part("5 V logic board", designators=["A1"], unit_price=Decimal(20), supplier="x", specs={"pins": [
         pin("D2", "input", 5.0)]})
     found = wiring_findings([esp32(), arduino], [w("U1.GPIO5", "A1.D2")])
     assert [(f.rule, f.severity) for f in found] == [("voltage.logic_high", "warning")]
@@ -222,6 +222,11 @@ def test_3v3_logic_into_a_5v_input_is_a_warning():
     with_vih = Part("Level-aware", designators=["A2"], unit_price=Decimal(1), supplier="x", specs={"pins": [
         pin("D2", "input", 5.0, vih=2.0)]})
     assert wiring_findings([esp32(), with_vih], [w("U1.GPIO5", "A2.D2")]) == []
+    # An Uno's ATmega328P reads 0.6 x VCC = 3.0 V as high (its datasheet, through the part catalogue).
+    uno = Part("Arduino Uno R3", designators=["A3"], unit_price=Decimal(20), supplier="x")
+    assert wiring_findings([esp32(), uno], [w("U1.GPIO5", "A3.D2"), w("U1.GND", "A3.GND", 1, "BK")]) == []
+    # ... and two boards that share a signal share a ground.
+    assert rules(wiring_findings([esp32(), uno], [w("U1.GPIO5", "A3.D2")])) == ["power.common_ground"]
 
 
 def test_supply_voltage_outside_a_parts_range():

@@ -674,6 +674,18 @@ class DatasheetLink(BaseModel):
     content_url: str | None
 
 
+class CatalogueMatch(BaseModel):
+    """The entry of OHM's part catalogue a BOM line was matched to, and how sure the match is."""
+
+    key: str
+    name: str
+    kind: str
+    matched: str = Field(description="The catalogue name or MPN the line matched.")
+    how: Literal["mpn", "name", "mpn in name", "name contains"]
+    confidence: float = Field(ge=0, le=1, description="1.0 by MPN, 0.95 by name, 0.85 / 0.7 by a name inside it.")
+    source: str = Field(description="The datasheet or user guide the entry was written from.")
+
+
 class BomLine(BaseModel):
     id: uuid.UUID
     position: int
@@ -696,6 +708,9 @@ class BomLine(BaseModel):
     voltage_min: Decimal | None
     voltage_max: Decimal | None
     warnings: list[str] = Field(description="The check findings about this line.")
+    catalogue: CatalogueMatch | None = Field(
+        None, description="What OHM's part catalogue knows this line as (its pins, levels and limits fill what the "
+                          "BOM does not say); null: an unknown part.")
 
 
 class BomView(BaseModel):

@@ -109,3 +109,24 @@ def check_shape(kind: str, content_json: Any) -> Any:
         raise ShapeError(kind, [
             {"loc": [str(p) for p in e["loc"]], "msg": e["msg"], "type": e["type"]} for e in exc.errors()
         ]) from None
+
+
+def check_documents(bom: Any, wiring: Any = None, code: Any = None, **budget: Any) -> list[Any]:
+    """The findings for documents as agents write them, without a database: parts, wires and files as the
+    normalisation trigger would store them (used by the test corpus and the benchmark)."""
+    from ohm.hardware import checks
+    from ohm.hardware.model import Part, SourceFile, Wire
+
+    parts = [Part(name=p.name, position=i, mpn=p.mpn, manufacturer=p.manufacturer, quantity=p.quantity,
+                  designators=list(p.designators), unit_price=p.unit_price, currency=p.currency, supplier=p.supplier,
+                  supplier_part_number=p.supplier_part_number, footprint=p.footprint, datasheet_url=p.datasheet_url,
+                  lifecycle=p.lifecycle, specs=p.specs, alternatives=p.alternatives)
+             for i, p in enumerate(SHAPES["bom"].validate_python(bom).parts)]
+    wires = [Wire(c.from_.part, c.from_.pin, c.to.part, c.to.pin, position=i, wire_color=c.wire_color,
+                  voltage=c.voltage, signal=c.signal, step=c.step, instruction=c.instruction)
+             for i, c in enumerate(SHAPES["wiring"].validate_python(wiring).connections)] if wiring else []
+    files = [SourceFile(filename=f.filename, content=f.content, language=f.language, platform=f.platform,
+                        board=f.board, framework=f.framework, success_unit=f.success_unit, libraries=f.libraries,
+                        position=i)
+             for i, f in enumerate(SHAPES["code"].validate_python(code).files)] if code else []
+    return checks.run_checks(parts, wires, files, **budget)

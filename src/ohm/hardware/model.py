@@ -10,10 +10,14 @@ aliases are accepted.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
+
+from ohm.hardware.catalogue import CataloguePart, CataloguePin, Match, match
 
 PIN_TYPES = ("input", "output", "bidirectional", "tri_state", "passive", "free", "unspecified", "power_in",
              "power_out", "open_collector", "open_emitter", "no_connect")
@@ -51,11 +55,58 @@ def number(value: Any) -> float | None:
     if isinstance(value, int | float | Decimal):
         return float(value)
     if isinstance(value, str):
-        text = value.strip().lower().removesuffix("v").removesuffix("ma").strip()
+        text = re.sub(r"\s*(v\s*dc|v|ma)$", "", value.strip().lower())
         try:
             return float(text)
         except ValueError:
             return None
+    return None
+
+
+def flag(value: Any) -> bool | None:
+    """true / "yes" / 1 as True, false / "no" / 0 as False, anything else as unknown."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "y", "1", "false", "no", "n", "0"):
+        return value.strip().lower() in ("true", "yes", "y", "1")
+    return None
+
+
+# The keys agents use for the same thing, first the documented one.
+SUPPLY_KEYS = ("supply_voltage", "voltage", "vcc", "vdd", "vin", "supply", "operating_voltage", "input_voltage",
+               "power_supply", "voltage_range")
+LOGIC_KEYS = ("logic_voltage", "logic_level", "io_voltage", "logic")
+TOLERANT_KEYS = ("five_volt_tolerant", "five_v_tolerant", "5v_tolerant", "tolerant_5v", "five_volt_tolerant_inputs")
+CURRENT_KEYS = ("current_ma", "current", "current_draw_ma", "current_draw", "supply_current_ma", "operating_current_ma",
+                "typical_current_ma")
+I2C_KEYS = ("i2c_address", "address", "i2c_addr", "i2c")
+
+
+def first_of(mapping: dict[str, Any], keys: tuple[str, ...]) -> Any:
+    lowered = {str(k).lower(): v for k, v in mapping.items()}
+    for key in keys:
+        if lowered.get(key) is not None:
+            return lowered[key]
+    return None
+
+
+def i2c_address(value: Any) -> int | None:
+    """0x76, 118 or "0x76" as 118; anything else as unknown."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0x03 <= value <= 0x77 else None
+    if isinstance(value, str):
+        text = value.strip().lower()
+        try:
+            number_ = int(text, 16) if text.startswith("0x") else int(text)
+        except ValueError:
+            return None
+        return number_ if 0x03 <= number_ <= 0x77 else None
+    if isinstance(value, list) and value:
+        return i2c_address(value[0])
     return None
 
 
@@ -72,6 +123,13 @@ def voltage_range(value: Any) -> tuple[float, float] | None:
         if low is not None and high is not None:
             return (low, high)
         return None
+    if isinstance(value, str):
+        # "3.3-5V", "3.3V ~ 5V", "3.3 to 5 V", "1.8V–3.6V"
+        bounds = re.split(r"\s*(?:-|–|~|to|\.\.)\s*", value.strip().lower().removesuffix("dc").strip(), maxsplit=1)
+        if len(bounds) == 2 and bounds[0] and bounds[1]:
+            low, high = number(bounds[0]), number(bounds[1])
+            if low is not None and high is not None and low <= high:
+                return (low, high)
     single = number(value)
     return (single, single) if single is not None else None
 
@@ -86,13 +144,46 @@ class Pin:
     five_volt_tolerant: bool | None = None
     vih: float | None = None                 # minimum input-high voltage
     supply_range: tuple[float, float] | None = None
-    max_current_ma: float | None = None      # what a power output can source
+    max_current_ma: float | None = None      # what the pin can source or sink at most
     number: str | None = None
     aliases: tuple[str, ...] = ()
+    input_only: bool = False
+    strapping: bool = False                  # read at reset
+    boot_level: str | None = None            # what it must read at reset: high, low, any (None: unknown)
+    flash: bool = False                      # wired to the module's flash
+    adc: str | None = None                   # ADC, ADC1, ADC2
+    rail: bool = False                       # a board's USB / 5 V pin: passes a rail either way
+    draw_ma: float | None = None             # what an input draws from its driver
 
     @property
     def is_ground(self) -> bool:
         return self.name.upper() in GROUND_NAMES or (self.type in ("power_in", "power_out") and self.voltage == 0)
+
+
+def pin_from_catalogue(pin: CataloguePin) -> Pin:
+    return Pin(name=pin.name, type=pin.type, voltage=pin.level, follows_supply=pin.follows_supply,
+               max_voltage=pin.max_voltage, five_volt_tolerant=pin.five_volt_tolerant, vih=pin.vih,
+               supply_range=pin.supply, max_current_ma=pin.max_ma, aliases=pin.aliases, input_only=pin.input_only,
+               strapping=pin.strapping, boot_level=pin.boot_level, flash=pin.flash, adc=pin.adc, rail=pin.rail,
+               draw_ma=pin.draw_ma)
+
+
+def completed(pin: Pin, known: Pin) -> Pin:
+    """What the agent wrote about a pin, with the gaps filled from the catalogue's pin of that name."""
+    return Pin(
+        name=pin.name, type=pin.type if pin.type is not None else known.type,
+        voltage=pin.voltage if pin.voltage is not None or pin.follows_supply else known.voltage,
+        follows_supply=pin.follows_supply or (pin.voltage is None and known.follows_supply),
+        max_voltage=pin.max_voltage if pin.max_voltage is not None else known.max_voltage,
+        five_volt_tolerant=pin.five_volt_tolerant if pin.five_volt_tolerant is not None else known.five_volt_tolerant,
+        vih=pin.vih if pin.vih is not None else known.vih,
+        supply_range=pin.supply_range or known.supply_range,
+        max_current_ma=pin.max_current_ma if pin.max_current_ma is not None else known.max_current_ma,
+        number=pin.number or known.number, aliases=tuple(dict.fromkeys((*pin.aliases, known.name, *known.aliases))),
+        input_only=pin.input_only or known.input_only, strapping=pin.strapping or known.strapping,
+        boot_level=pin.boot_level or known.boot_level,
+        flash=pin.flash or known.flash, adc=pin.adc or known.adc, rail=pin.rail or known.rail,
+        draw_ma=pin.draw_ma if pin.draw_ma is not None else known.draw_ma)
 
 
 def pin_from_spec(spec: Any) -> Pin | None:
@@ -106,7 +197,7 @@ def pin_from_spec(spec: Any) -> Pin | None:
         return None
     raw_type = spec.get("type")
     kind = pin_type(raw_type)
-    voltage_value = spec.get("voltage")
+    voltage_value = spec.get("voltage", spec.get("level"))
     follows = isinstance(voltage_value, str) and voltage_value.strip().lower() in ("supply", "vcc", "vdd")
     voltage = None if follows else number(voltage_value)
     if raw_type in ("ground", "gnd"):
@@ -118,11 +209,11 @@ def pin_from_spec(spec: Any) -> Pin | None:
     return Pin(
         name=str(name).strip(), type=kind, voltage=voltage, follows_supply=follows,
         max_voltage=number(spec.get("max_voltage")),
-        five_volt_tolerant=spec.get("five_volt_tolerant") if isinstance(spec.get("five_volt_tolerant"), bool)
-        else None,
+        five_volt_tolerant=flag(first_of(spec, TOLERANT_KEYS)),
         vih=number(spec.get("vih")),
         supply_range=voltage_range(spec.get("supply_voltage")) if spec.get("supply_voltage") is not None else None,
-        max_current_ma=number(spec.get("max_current_ma")),
+        max_current_ma=number(first_of(spec, ("max_current_ma", "max_ma", "current_ma"))),
+        input_only=flag(spec.get("input_only")) is True,
         number=str(number_value).strip() if number_value is not None else None,
         aliases=tuple(str(a).strip() for a in aliases if isinstance(a, str | int)) if isinstance(aliases, list)
         else (),
@@ -157,21 +248,73 @@ class Part:
     def line_total(self) -> Decimal | None:
         return None if self.unit_price is None else self.unit_price * self.quantity
 
+    @cached_property
+    def match(self) -> Match | None:
+        """The catalogue entry this line means (by MPN, name or alias), if any."""
+        return match(self.name, self.mpn)
+
+    @property
+    def known(self) -> CataloguePart | None:
+        return self.match.part if self.match else None
+
     def pins(self) -> dict[str, Pin] | None:
-        """Known pins by upper-case name, number and alias; None when the part has no pin data."""
+        """Known pins by upper-case name, number and alias; None when the part has no pin data.  The
+        agent's pins (``specs.pins``, else the datasheet analysis) first, their gaps filled from the
+        catalogue's pin of the same name; then the catalogue's other pins."""
+        return self._pin_table
+
+    @cached_property
+    def _pin_table(self) -> dict[str, Pin] | None:
         specs_pins = self.specs.get("pins")
         source = specs_pins if isinstance(specs_pins, list) and specs_pins else self.pinout
-        if not source:
-            return None
+        known = self.known
         out: dict[str, Pin] = {}
-        for entry in source:
+        for entry in source or ():
             pin = pin_from_spec(entry)
             if pin is None:
                 continue
+            catalogue_pin = known.pin(pin.name) if known else None
+            if catalogue_pin is None and known and pin.number:
+                catalogue_pin = known.pin(pin.number)
+            if catalogue_pin is not None:
+                pin = completed(pin, pin_from_catalogue(catalogue_pin))
             for key in (pin.name, pin.number, *pin.aliases):
                 if key:
                     out.setdefault(key.upper(), pin)
+        if known:
+            for catalogue_pin in known.pins:
+                if catalogue_pin.name.upper() in out:
+                    continue
+                pin = pin_from_catalogue(catalogue_pin)
+                for key in (pin.name, *pin.aliases):
+                    out.setdefault(key.upper(), pin)
         return out or None
+
+    @property
+    def kind(self) -> str | None:
+        if self.known:
+            return self.known.kind
+        ref = self.ref.upper()
+        if ref[:1] == "R" and ref[1:].isdigit() or "RESISTOR" in self.name.upper():
+            return "resistor"
+        if ref.startswith(("LED", "D")) and ref.lstrip("LED").isdigit() and "LED" in self.name.upper():
+            return "led"
+        return None
+
+    @property
+    def current_ma(self) -> float | None:
+        """What it draws from its supply: the BOM's figure, else the catalogue's typical one."""
+        value = number(first_of(self.specs, CURRENT_KEYS))
+        if value is None and self.known:
+            value = self.known.current_ma
+        return value
+
+    @property
+    def i2c_address(self) -> int | None:
+        value = i2c_address(first_of(self.specs, I2C_KEYS))
+        if value is None and self.known and self.known.i2c:
+            value = self.known.i2c[0]
+        return value
 
     def pin_count(self) -> int | None:
         value = self.specs.get("pins")
@@ -185,17 +328,25 @@ class Part:
 
     @property
     def supply_range(self) -> tuple[float, float] | None:
-        value = self.specs.get("supply_voltage", self.specs.get("voltage"))
-        return voltage_range(value) if value is not None else None
+        value = first_of(self.specs, SUPPLY_KEYS)
+        found = voltage_range(value) if value is not None else None
+        if found is None and self.known:
+            found = self.known.supply
+        return found
 
     @property
     def logic_voltage(self) -> float | None:
-        return number(self.specs.get("logic_voltage"))
+        value = number(first_of(self.specs, LOGIC_KEYS))
+        if value is None and self.known:
+            value = self.known.logic
+        return value
 
     @property
     def five_volt_tolerant(self) -> bool | None:
-        value = self.specs.get("five_volt_tolerant")
-        return value if isinstance(value, bool) else None
+        value = flag(first_of(self.specs, TOLERANT_KEYS))
+        if value is None and self.known:
+            value = self.known.five_volt_tolerant
+        return value
 
     def matches(self, reference: str) -> bool:
         key = reference.strip().upper()

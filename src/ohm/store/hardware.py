@@ -28,6 +28,7 @@ from ohm.models import (
     BomLine,
     BomSummary,
     BomView,
+    CatalogueMatch,
     Checks,
     CheckSummary,
     CodeFileOut,
@@ -45,7 +46,7 @@ from ohm.offload import off_loop
 from ohm.store._common import first
 from ohm.store.errors import Invalid, NotAvailable, NotFound
 
-RULES_VERSION = 1
+RULES_VERSION = 2  # 2: the part catalogue, pin, bus and ground rules
 KINDS = ("bom", "wiring", "code")
 
 PROJECT_SQL = """
@@ -71,8 +72,14 @@ select p.id, p.position, p.name, p.mpn, p.manufacturer, p.quantity, p.designator
        p.unit_price::text as unit_price, p.currency, p.supplier, p.supplier_part_number, p.footprint,
        p.datasheet_url, p.alternatives, p.lifecycle::text as lifecycle, p.voltage_min::text as voltage_min,
        p.voltage_max::text as voltage_max, d.id as analysis_id, d.part_number as analysis_part_number,
-       d.pinout as analysis_pinout, d.attachment_id as analysis_attachment_id
+       coalesce(d.pinout, lib.pins) as analysis_pinout, d.attachment_id as analysis_attachment_id,
+       lib.library || ':' || lib.name as library_symbol
   from public.parts p left join public.datasheet_analyses d on d.id = p.datasheet_analysis_id
+  -- no datasheet analysis: the pins of a KiCad symbol of that MPN (or name), if one was imported
+  left join lateral (select l.library, l.name, l.pins from public.part_library l
+                      where d.id is null
+                        and l.match_key = upper(regexp_replace(coalesce(p.mpn, p.name), '[^A-Za-z0-9]', '', 'g'))
+                      order by l.library, l.name limit 1) lib on true
  where p.artifact_version_id = %s) t
 """
 WIRES_SQL = """
@@ -187,10 +194,16 @@ def _run(project: Project, parts: list[Part], wires: list[Wire], files: list[Sou
                             budget_currency=project.budget_currency)
 
 
-def _check_rows(project: Project, part_rows: str, wire_rows: str, file_rows: str) -> tuple[str, dict[str, int]]:
-    """In a worker process: the findings of a project's current documents, as JSON text, with their counts."""
-    found = _run(project, parts_of(part_rows), wires_of(wire_rows), files_of(file_rows))
-    return json.dumps([f.as_dict() for f in found]), rules.summary(found)
+def _check_rows(project: Project, part_rows: str, wire_rows: str, file_rows: str
+                ) -> tuple[str, dict[str, int], str]:
+    """In a worker process: the findings of a project's current documents, as JSON text, with their counts, and
+    each BOM line's error and warning messages by position (for ``parts.compatibility_warnings``)."""
+    parts = parts_of(part_rows)
+    found = _run(project, parts, wires_of(wire_rows), files_of(file_rows))
+    by_ref = _messages_by([f for f in found if f.severity != "info"], lambda f: f.parts)
+    per_line = {str(p.position): messages for p in parts
+                if (messages := _first_seen([m for ref in (p.ref, *p.designators) for m in by_ref.get(ref, ())]))}
+    return json.dumps([f.as_dict() for f in found]), rules.summary(found), json.dumps(per_line)
 
 
 # --- stored checks ----------------------------------------------------------------------------------------
@@ -225,9 +238,16 @@ async def ensure_checks(conn: Conn, project: Project) -> CheckRun | None:
     cur = await conn.execute(lookup, (project.id, *ids, RULES_VERSION))
     row = await cur.fetchone()
     if row is None:
-        found, counts = await off_loop(  # CPU work: off the event loop
+        found, counts, per_line = await off_loop(  # CPU work: off the event loop
             _check_rows, project, await _rows(conn, PARTS_SQL, versions["bom"]),
             await _rows(conn, WIRES_SQL, versions["wiring"]), await _rows(conn, FILES_SQL, versions["code"]))
+        if versions["bom"] is not None:
+            # The BOM rows say what the checks of the current versions found about them.
+            await conn.execute(
+                """update public.parts p
+                      set compatibility_warnings =
+                            array(select jsonb_array_elements_text(%s::jsonb -> p.position::text))
+                    where p.artifact_version_id = %s""", (per_line, versions["bom"].version_id))
         await conn.execute(
             """insert into public.check_runs
                  (user_id, project_id, bom_version_id, wiring_version_id, code_version_id, rules_version, findings,
@@ -323,6 +343,10 @@ def _bom_view(project: Project, bom: Current, part_rows: str) -> BomView:
             supplier_part_number=part.supplier_part_number, footprint=part.footprint,
             datasheet_url=part.datasheet_url, datasheet=datasheet, specs=part.specs, alternatives=part.alternatives,
             lifecycle=part.lifecycle, voltage_min=row["voltage_min"], voltage_max=row["voltage_max"],
+            catalogue=CatalogueMatch(key=part.match.part.key, name=part.match.part.title, kind=part.match.part.kind,
+                                     matched=part.match.matched, how=part.match.how,
+                                     confidence=part.match.confidence, source=part.match.part.source)
+            if part.match else None,
             warnings=_first_seen([m for key in (part.ref, *part.designators) for m in by_ref.get(key, ())])))
     return BomView(project_id=project.id, artifact_id=bom.artifact_id, version=bom.version,
                    current_version=bom.current_version, parts=lines, totals=_money(rules.bom_totals(parts)),
