@@ -37,6 +37,8 @@ TABLES = sorted(OWNER_COLUMN)
 NOT_OWNED = {
     "public.model_prices": "reference data: everyone reads it, only the service role writes (test_usage.py)",
     "ohm.limits": "the budgets: readable so that clients can show them, written only by the owner",
+    "public.part_library": "reference data: everyone reads it, only the service role writes "
+                           "(test_part_library.py)",
 }
 
 # A column the API roles may update (None: no UPDATE privilege at all) and a new value.

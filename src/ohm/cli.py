@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import psycopg
@@ -43,6 +44,9 @@ user_app = typer.Typer(help="Manage users (embedded server and self-hosted Postg
 app.add_typer(user_app, name="user")
 prices_app = typer.Typer(help="Model prices (USD per million tokens) used to cost messages.", no_args_is_help=True)
 app.add_typer(prices_app, name="prices")
+parts_app = typer.Typer(help="The shared part library (pin tables for parts the catalogue does not know).",
+                        no_args_is_help=True)
+app.add_typer(parts_app, name="parts")
 activity_app = typer.Typer(help="The activity log.", no_args_is_help=True)
 app.add_typer(activity_app, name="activity")
 realtime_app = typer.Typer(help="The realtime replay log.", no_args_is_help=True)
@@ -334,6 +338,45 @@ def parse_when(text: str | None) -> datetime | None:
     except ValueError:
         raise ConfigError(f"not a date: {text!r} (use YYYY-MM-DD or an ISO 8601 time)") from None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+KICAD_SYMBOLS = Path("/usr/share/kicad/symbols")  # Debian's and Ubuntu's kicad-symbols package
+
+
+@parts_app.command("import-kicad")
+@friendly_errors
+def parts_import_kicad(
+    directory: Annotated[Path, typer.Argument(help="A folder of .kicad_sym files (KiCad 6 or later).")]
+    = KICAD_SYMBOLS,
+    library: Annotated[list[str] | None, typer.Option(
+        "--library", "-l", help="Only these libraries (file names without .kicad_sym); repeat it.")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Import KiCad symbols' pin names, numbers and electrical types into the shared part library."""
+    from ohm.hardware.kicad import KicadError, symbols
+    from ohm.store import part_library
+
+    files = sorted(directory.glob("*.kicad_sym")) if directory.is_dir() else []
+    if library:
+        wanted = {name.removesuffix(".kicad_sym") for name in library}
+        missing = sorted(wanted - {f.stem for f in files})
+        if missing:
+            raise ConfigError(f"no library {', '.join(missing)} in {directory}")
+        files = [f for f in files if f.stem in wanted]
+    if not files:
+        raise ConfigError(f"no .kicad_sym files in {directory} (on Debian or Ubuntu: apt-get install kicad-symbols)")
+    found = []
+    for path in files:
+        try:
+            found += symbols(path.read_text(encoding="utf-8"), path.stem)
+        except (KicadError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path.name}: {exc}") from None
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await part_library.import_symbols(db, found)
+
+    written = with_database(settings_for(database_url), work)
+    out.print(f"imported {written} symbols with their pins from {len(files)} KiCad libraries in {directory}")
 
 
 @prices_app.command("list")

@@ -417,6 +417,29 @@ table public.model_prices (  -- List prices per million tokens, valid from a mom
   constraint model_prices_pkey PRIMARY KEY (model_id, valid_from),
   constraint model_prices_provider_check CHECK (((char_length(provider) >= 1) AND (char_length(provider) <= 100)))
 )  -- row level security, forced
+table public.part_library (  -- Pin tables of symbols imported from KiCad libraries (ohm parts import-kicad), matched to BOM lines by MPN.
+  id uuid default gen_random_uuid() not null,
+  source text default 'kicad'::text not null,
+  library text not null,
+  name text not null,
+  match_key text generated always as (upper(regexp_replace(name, '[^A-Za-z0-9]'::text, ''::text, 'g'::text))) stored,
+  reference text,
+  description text,
+  keywords text,
+  datasheet text,
+  pins jsonb not null,
+  imported_at timestamp with time zone default now() not null,
+  constraint part_library_datasheet_check CHECK ((char_length(datasheet) <= 2048)),
+  constraint part_library_description_check CHECK ((char_length(description) <= 2000)),
+  constraint part_library_keywords_check CHECK ((char_length(keywords) <= 2000)),
+  constraint part_library_library_check CHECK (((char_length(library) >= 1) AND (char_length(library) <= 200))),
+  constraint part_library_name_check CHECK (((char_length(name) >= 1) AND (char_length(name) <= 200))),
+  constraint part_library_pins_check CHECK (((jsonb_typeof(pins) = 'array'::text) AND (octet_length((pins)::text) <= 262144))),
+  constraint part_library_pkey PRIMARY KEY (id),
+  constraint part_library_reference_check CHECK ((char_length(reference) <= 20)),
+  constraint part_library_source_check CHECK ((source = 'kicad'::text)),
+  constraint part_library_source_library_name_key UNIQUE (source, library, name)
+)  -- row level security, forced
 table public.parts (  -- BOM lines normalised from a bom artifact version.
   id uuid default gen_random_uuid() not null,
   user_id uuid default auth.uid() not null,
@@ -614,6 +637,7 @@ CREATE INDEX idx_messages_chat_parent ON public.messages USING btree (chat_id, p
 CREATE UNIQUE INDEX idx_messages_chat_seq ON public.messages USING btree (chat_id, sequence_number);
 CREATE INDEX idx_messages_search ON public.messages USING gin (user_id, content_search);
 CREATE INDEX idx_messages_user_created ON public.messages USING btree (user_id, created_at DESC);
+CREATE INDEX idx_part_library_match ON public.part_library USING btree (match_key);
 CREATE INDEX idx_parts_datasheet_analysis ON public.parts USING btree (datasheet_analysis_id) WHERE (datasheet_analysis_id IS NOT NULL);
 CREATE INDEX idx_parts_project ON public.parts USING btree (project_id) WHERE (project_id IS NOT NULL);
 CREATE INDEX idx_parts_search ON public.parts USING gin (user_id, content_search);
@@ -2296,6 +2320,8 @@ policy messages_select on public.messages permissive for select to anon, authent
   WHERE ((c.id = messages.chat_id) AND c.is_public)))))
 policy model_prices_read on public.model_prices permissive for select to anon, authenticated, ohm_definer
   using (true)
+policy part_library_read on public.part_library permissive for select to anon, authenticated, ohm_definer
+  using (true)
 policy parts_owner_delete on public.parts permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy parts_owner_insert on public.parts permissive for insert to authenticated
@@ -2401,6 +2427,10 @@ grant SELECT on public.model_prices to anon
 grant SELECT on public.model_prices to authenticated
 grant SELECT on public.model_prices to ohm_definer
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.model_prices to service_role
+grant SELECT on public.part_library to anon
+grant SELECT on public.part_library to authenticated
+grant SELECT on public.part_library to ohm_definer
+grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.part_library to service_role
 grant DELETE, SELECT, UPDATE on public.parts to authenticated
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.parts to service_role
 grant SELECT on public.profiles to authenticated

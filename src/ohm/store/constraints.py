@@ -17,7 +17,7 @@ TOO_LARGE = frozenset({
     "datasheet_analyses_key_specs_check", "datasheet_analyses_pinout_check", "datasheet_analyses_warnings_check",
     "messages_content_check", "messages_content_json_check", "messages_metadata_check", "parts_alternatives_check",
     "parts_specs_check", "profiles_preferences_check", "projects_requirements_check",
-    "projects_success_metrics_check", "projects_workflow_steps_check",
+    "projects_success_metrics_check", "projects_workflow_steps_check", "part_library_pins_check",
 })
 
 # JSON nesting (at most 64 levels: the `_depth` constraints of the migrations).
@@ -62,7 +62,10 @@ NOT_ALLOWED = frozenset({
     "messages_input_tokens_check", "messages_latency_ms_check", "messages_output_tokens_check",
     "messages_sequence_number_check", "model_prices_cached_input_per_mtok_check", "model_prices_currency_check",
     "model_prices_input_per_mtok_check", "model_prices_model_id_check", "model_prices_output_per_mtok_check",
-    "model_prices_provider_check", "limits_value_check", "share_views_visitor_check", "parts_currency_check",
+    "model_prices_provider_check", "limits_value_check", "part_library_datasheet_check",
+    "part_library_description_check", "part_library_keywords_check", "part_library_library_check",
+    "part_library_name_check", "part_library_reference_check", "part_library_source_check",
+    "share_views_visitor_check", "parts_currency_check",
     "parts_datasheet_url_check", "parts_footprint_check", "parts_manufacturer_check", "parts_mpn_check",
     "parts_name_check", "parts_notes_check", "parts_position_check", "parts_quantity_check", "parts_supplier_check",
     "parts_supplier_part_number_check", "parts_unit_price_check", "profiles_avatar_url_check",
