@@ -199,6 +199,8 @@ def test_the_issue_example_through_the_api(http, user, other_user, app_url):
     matched = {line["designators"][0]: line["catalogue"] for line in bom["parts"]}
     assert matched["U1"]["key"] == "esp32-devkitc" and matched["U1"]["confidence"] > 0.9
     assert matched["U2"]["key"] == "hc-sr04" and matched["U2"]["source"].startswith("https://")
+    stored = {line["designators"][0]: line["compatibility_warnings"] for line in bom["parts"]}
+    assert any("GPIO18" in w for w in stored["U2"])
     with acting(app_url, user.identity) as conn:
         rows = {r["ref"]: r["warnings"] for r in conn.execute(
             """select p.designators[1] as ref, p.compatibility_warnings as warnings from public.parts p

@@ -109,6 +109,9 @@ def test_an_imported_symbol_gives_a_bom_line_its_pins(database_url, app_url, tmp
     assert ("wiring.unknown_pin", "error") in rules
     assert not any(f["rule"] == "wiring.pins_unknown" and "U2" in f["parts"] for f in findings)
     assert http.get(f"/v1/projects/{project['id']}/checks", headers=auth(other_user)).status_code == 404
+    lines = http.get(f"/v1/projects/{project['id']}/bom", headers=auth(user)).json()["parts"]
+    assert [(line["kicad_symbol"], line["catalogue"] is None) for line in lines] == [
+        ("Regulator_Linear:AP2112K-3.3", True), (None, False)]
 
 
 @pytest.mark.skipif(not KICAD_SYMBOLS.is_dir(), reason="KiCad's symbol libraries are not installed "

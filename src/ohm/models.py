@@ -708,6 +708,11 @@ class BomLine(BaseModel):
     voltage_min: Decimal | None
     voltage_max: Decimal | None
     warnings: list[str] = Field(description="The check findings about this line.")
+    compatibility_warnings: list[str] = Field(
+        default_factory=list, description="What the last check run of the current versions found about this line "
+                                          "(errors and warnings of every rule, not only the BOM's).")
+    kicad_symbol: str | None = Field(None, description="LIBRARY:SYMBOL of the imported KiCad symbol whose pins "
+                                                       "this line took (ohm parts import-kicad), if any.")
     catalogue: CatalogueMatch | None = Field(
         None, description="What OHM's part catalogue knows this line as (its pins, levels and limits fill what the "
                           "BOM does not say); null: an unknown part.")

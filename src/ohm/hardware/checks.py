@@ -684,7 +684,7 @@ def _common_ground(circuit: Circuit) -> list[Finding]:
 # --- pins of microcontrollers ---------------------------------------------------------------------------------------
 
 ANALOG_OUTPUT_NAMES = {"AO", "AOUT", "A0", "ANALOG", "WIPER", "VOUT_ANALOG"}
-CODE_PIN = r"(?:GPIO_NUM_|GPIO|D|A)?(\d+)"
+CODE_PIN = r"((?:GPIO_NUM_|GPIO|D|A)?\d+)"  # 34, GPIO_NUM_34, A0, D5: looked up among the board's pin names
 ANALOG_READ = re.compile(r"analogRead(?:MilliVolts)?\s*\(\s*" + CODE_PIN + r"\s*\)")
 OUTPUT_MODE = re.compile(r"pinMode\s*\(\s*" + CODE_PIN + r"\s*,\s*OUTPUT\s*\)")
 PIN_DEFINE = re.compile(r"(?:#define\s+(\w+)\s+|(?:const\s+)?(?:int|uint8_t|byte|gpio_num_t)\s+(\w+)\s*=\s*)"
@@ -717,14 +717,15 @@ def _move_to(part: Part, circuit: Circuit, **kw: Any) -> str:
 
 
 def _code_pins(files: list[SourceFile], pattern: re.Pattern[str]) -> set[str]:
-    """The pin numbers a pattern finds in the code, following `#define NAME 34` / `const int NAME = 34`."""
+    """The pins a pattern finds in the code (as the board names them: "34", "A0", "GPIO34"), following
+    `#define NAME 34` / `const int NAME = A0`."""
     found: set[str] = set()
     for f in files:
         names = {m.group(1) or m.group(2): m.group(3) for m in PIN_DEFINE.finditer(f.content)}
         text = f.content
         for name, value in names.items():
             text = re.sub(rf"\b{re.escape(name)}\b", value, text)
-        found |= {m.group(1) for m in pattern.finditer(text)}
+        found |= {m.group(1).upper().replace("GPIO_NUM_", "GPIO") for m in pattern.finditer(text)}
     return found
 
 
@@ -766,8 +767,8 @@ def check_pins(circuit: Circuit, files: list[SourceFile]) -> list[Finding]:
                 analog_wired = any(o.pin is not None and o.part is not part and (
                     {o.pin.name.upper(), *(a.upper() for a in o.pin.aliases)} & ANALOG_OUTPUT_NAMES)
                     for o in others)
-                number_ = re.sub(r"\D", "", pin.name)
-                if analog_wired or (number_ and number_ in analog_in_code):
+                table = part.pins() or {}
+                if analog_wired or any(table.get(token) is pin for token in analog_in_code):
                     findings.append(Finding(
                         "pins.adc2_wifi", "error",
                         f"{t.label} is on ADC2, which Wi-Fi uses: analogRead() on it fails while the code uses "
@@ -813,8 +814,8 @@ def _input_only_in_code(circuit: Circuit, numbers: set[str]) -> list[Finding]:
         if not part.known or part.known.kind not in ("board", "module"):
             continue
         table = part.pins() or {}
-        for n in sorted(numbers, key=int):
-            pin = table.get(f"GPIO{n}") or table.get(n)
+        for token in sorted(numbers):
+            pin = table.get(token)
             if pin is not None and pin.input_only:
                 findings.append(Finding(
                     "pins.input_only", "error",

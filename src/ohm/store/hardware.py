@@ -71,7 +71,8 @@ select coalesce(json_agg(t order by t.position), '[]')::text from (
 select p.id, p.position, p.name, p.mpn, p.manufacturer, p.quantity, p.designators, p.specs,
        p.unit_price::text as unit_price, p.currency, p.supplier, p.supplier_part_number, p.footprint,
        p.datasheet_url, p.alternatives, p.lifecycle::text as lifecycle, p.voltage_min::text as voltage_min,
-       p.voltage_max::text as voltage_max, d.id as analysis_id, d.part_number as analysis_part_number,
+       p.voltage_max::text as voltage_max, p.compatibility_warnings, d.id as analysis_id,
+       d.part_number as analysis_part_number,
        coalesce(d.pinout, lib.pins) as analysis_pinout, d.attachment_id as analysis_attachment_id,
        lib.library || ':' || lib.name as library_symbol
   from public.parts p left join public.datasheet_analyses d on d.id = p.datasheet_analysis_id
@@ -347,7 +348,8 @@ def _bom_view(project: Project, bom: Current, part_rows: str) -> BomView:
                                      matched=part.match.matched, how=part.match.how,
                                      confidence=part.match.confidence, source=part.match.part.source)
             if part.match else None,
-            warnings=_first_seen([m for key in (part.ref, *part.designators) for m in by_ref.get(key, ())])))
+            warnings=_first_seen([m for key in (part.ref, *part.designators) for m in by_ref.get(key, ())]),
+            compatibility_warnings=row["compatibility_warnings"] or [], kicad_symbol=row["library_symbol"]))
     return BomView(project_id=project.id, artifact_id=bom.artifact_id, version=bom.version,
                    current_version=bom.current_version, parts=lines, totals=_money(rules.bom_totals(parts)),
                    budget_amount=project.budget_amount, budget_currency=project.budget_currency,
