@@ -91,3 +91,22 @@ def test_no_route_or_dependency_runs_in_the_thread_pool(client):
             checked += 1
             assert is_async(call), f"{route.path}: {getattr(call, '__qualname__', call)} is not async"
     assert checked > 100
+
+
+def test_the_api_docs_work_offline(http, live_server):
+    """/docs and /redoc load Swagger UI and ReDoc from the server itself (no CDN), and say how to get a token."""
+    import re
+
+    from .helpers import headless
+
+    for path in ("/docs", "/redoc"):
+        page = http.get(path)
+        assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text) + re.findall(r"url: '([^']+)'", page.text)
+        assert assets and all(a.startswith("/") for a in assets), assets
+        for asset in assets:
+            assert http.get(asset).status_code == 200, asset
+    assert "ohm token" in http.get("/openapi.json").json()["info"]["description"]
+    # In a browser that can reach nothing but this server, Swagger UI renders every operation.
+    dom = headless(f"{live_server}/docs", "--dump-dom", "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    assert "opblock-summary" in dom and "/v1/chats" in dom

@@ -131,6 +131,8 @@ def test_snippets_mark_matches_and_escape_html(corpus):
     snippet = xss[0]["snippet"]
     assert "<script>" not in snippet and "<b>" not in snippet, "only <mark> is markup in a snippet"
     assert snippet.replace("<mark>", "").replace("</mark>", "").count("<") == 0
+    # What looks like a tag is text, escaped, not dropped (`#include <Arduino.h>` stays whole).
+    assert "bold&lt;/b&gt;" in snippet and "&lt;script&gt;x()&lt;/script&gt;" in snippet
 
 
 def test_paging_matches_one_big_page(corpus):

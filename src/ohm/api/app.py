@@ -15,6 +15,7 @@ import re
 import signal
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -123,8 +124,12 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
         title="OHM",
         version=__version__,
         summary="Conversation store for multi-agent hardware assistants.",
+        description=API_INTRO,
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_offline_docs(app)
     install_error_handlers(app)
     problem_openapi(app)
     # Starlette's limiter inside (per route: uploads stream up to the upload limit, plus the multipart
@@ -155,6 +160,45 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.include_router(realtime.router)
     app.include_router(pages.router)
     return app
+
+
+API_INTRO = """\
+Every route but `/healthz`, the share pages and public chats needs a token: `Authorization: Bearer <JWT>`.
+
+- **On your machine**: `ohm serve --demo` prints one for the demo user; `ohm token EMAIL` makes one for any
+  user (`ohm user create EMAIL` first), `ohm token --role service_role` one for agents acting for everyone.
+- **On Supabase**: the user's session token from Supabase Auth (`supabase.auth.getSession()`), or the
+  project's service-role key for a back end.
+
+Click **Authorize**, paste the token, and try the routes. Errors are `application/problem+json`.
+"""
+
+# Swagger UI's and ReDoc's files, served from the installed fastapi-offline package: /docs and /redoc work
+# without internet access (FastAPI's defaults load them from a CDN).
+DOCS_ASSETS = "/docs-assets"
+
+
+def install_offline_docs(app: FastAPI) -> None:
+    import fastapi_offline
+    from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+    from fastapi.responses import HTMLResponse
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(fastapi_offline.__file__).parent / "static"
+    app.mount(DOCS_ASSETS, StaticFiles(directory=static), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    async def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url=app.openapi_url or "/openapi.json", title="OHM API",
+                                   swagger_js_url=f"{DOCS_ASSETS}/swagger-ui-bundle.js",
+                                   swagger_css_url=f"{DOCS_ASSETS}/swagger-ui.css",
+                                   swagger_favicon_url=f"{DOCS_ASSETS}/favicon.png")
+
+    @app.get("/redoc", include_in_schema=False)
+    async def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title="OHM API",
+                              redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
+                              redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
 
 
 def get_db(request: Request) -> Database:

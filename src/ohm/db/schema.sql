@@ -2036,10 +2036,13 @@ begin
     )
     select page.type, page.id, page.chat_id, page.chat_title,
            replace(replace(replace(replace(replace(
-             ts_headline('pg_catalog.english', left(page.text, 20000), %2$s,
+             ts_headline('pg_catalog.english',
+                         translate(left(page.text, 20000), '<>' || chr(2) || chr(3) || chr(4) || chr(5),
+                                   chr(4) || chr(5)),
+                         %2$s,
                          'MaxFragments=2, MaxWords=20, MinWords=6, FragmentDelimiter=" … ", StartSel='
                          || chr(2) || ', StopSel=' || chr(3)),
-             '&', '&amp;'), '<', '&lt;'), '>', '&gt;'), chr(2), '<mark>'), chr(3), '</mark>'),
+             '&', '&amp;'), chr(4), '&lt;'), chr(5), '&gt;'), chr(2), '<mark>'), chr(3), '</mark>'),
            page.rank, page.created_at, page.role, page.agent, page.intent, page.artifact_type, page.version
       from page
      order by page.rank desc, page.created_at desc, page.id desc$s$,
