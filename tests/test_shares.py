@@ -359,3 +359,41 @@ def test_share_shows_the_uploads_of_its_branch_with_signed_links(alice, bob, ano
     assert 'alt="breadboard.png"' in page.text and "bme280.pdf" in page.text and "later.png" not in page.text
     _delete(alice, share["token"])
     assert httpx.get(f"{live_server}/v1/shares/{share['token']}").status_code == 404
+
+
+FIRMWARE = {"files": [
+    {"filename": "src/main.cpp", "success_unit": 1, "board": "esp32dev",
+     "content": "#include <Arduino.h>\nvoid setup() {\n    pinMode(2, OUTPUT);\n}\nvoid loop() {\n\tdelay(500);\n}\n"},
+    {"filename": "src/sensors.cpp", "success_unit": 2, "content": "float read() {\n    return 21.5;\n}\n"},
+    {"filename": "<b>evil</b>.cpp", "success_unit": 3, "content": "</code></pre><script>alert(1)</script>"},
+]}
+
+
+def test_share_page_shows_firmware_files_and_wiring_steps_as_written(alice, live_server):
+    import json
+    import re
+
+    design = json.loads((Path(__file__).parent / "data" / "designs" / "hcsr04-echo-into-esp32.json").read_text())
+    wiring = design["wiring"]
+    for step, connection in zip((3, 5, 7, 9), wiring["connections"], strict=True):
+        connection["step"] = step
+    wiring["connections"][1]["wire_color"] = "GNYE"
+    wiring["connections"][2]["instruction"] = "<img src=x onerror=alert(1)> route it under the board"
+    chat = alice.create_chat(title="Sonar")
+    alice.post_message(chat.id, "user", "One message only")
+    for kind, document in (("bom", design["bom"]), ("wiring", wiring), ("code", FIRMWARE)):
+        alice.create_artifact(chat.id, kind, kind.upper(), content_json=document)
+    share = post(alice, f"/v1/chats/{chat.id}/shares")
+    page = httpx.get(f"{live_server}/share/{share['token']}").text
+    assert "1 message ·" in page and "1 messages" not in page
+    # Firmware: one monospace block per file, with its name and unit, indentation kept.
+    assert page.count('<pre class="code">') == 3
+    assert "src/main.cpp" in page and "success unit 2" in page and "    pinMode(2, OUTPUT);" in page
+    assert "#include &lt;Arduino.h&gt;" in page and "&lt;b&gt;evil&lt;/b&gt;.cpp" in page
+    assert "<script>alert(1)</script>" not in page
+    # Wiring: the steps as written, colour swatches, and the finding on its wire.
+    steps = [int(s) for s in re.findall(r"<tr(?: class=\"flagged\")?><td>(\d+)</td>", page)]
+    assert steps == [3, 5, 7, 9]
+    assert "linear-gradient(90deg, #008000, #ffd700)" in page and 'style="background: #e00000"' in page
+    assert "U2.ECHO drives 5 V into U1.GPIO18" in page and 'class="flagged"' in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page

@@ -83,12 +83,72 @@ def bom_rows(content_json: Any) -> tuple[list[dict[str, Any]], dict[str, str]]:
     return rows, bom_totals(parts)
 
 
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def code_files(content_json: Any) -> list[dict[str, Any]]:
+    """The files of a code document, in order, each with its name and success unit (shown as monospace)."""
+    files = content_json.get("files", []) if isinstance(content_json, dict) else []
+    return [{"filename": str(f.get("filename") or "(unnamed)"), "content": str(f.get("content") or ""),
+             "unit": f.get("success_unit"), "board": f.get("board"), "platform": f.get("platform")}
+            for f in files if isinstance(f, dict)]
+
+
+# IEC 60757 wire colour codes as swatch colours.
+SWATCHES = {"BK": "#000000", "BN": "#8b4513", "RD": "#e00000", "OG": "#ff8c00", "YE": "#ffd700",
+            "GN": "#008000", "BU": "#0050c8", "VT": "#8000c0", "GY": "#808080", "WH": "#ffffff",
+            "PK": "#ff69b4", "GD": "#d4af37", "TQ": "#40e0d0", "SR": "#c0c0c0"}
+
+
+def swatch(colour: Any) -> str | None:
+    """A CSS background for a wire colour ('RD', 'GNYE' striped, '#rrggbb'), or None if it is not one."""
+    from ohm.hardware.checks import colour_code
+
+    code = colour_code(colour) if isinstance(colour, str) else None
+    if code is None:
+        return None
+    if code.startswith("#"):
+        return code
+    shades = [SWATCHES[code[i:i + 2]] for i in range(0, len(code), 2)]
+    return shades[0] if len(shades) == 1 else f"linear-gradient(90deg, {', '.join(shades)})"
+
+
+def wiring_rows(content_json: Any, bom_json: Any) -> tuple[list[dict[str, Any]], list[Any]]:
+    """The connections as written (their order and step numbers), each with its swatch and the findings
+    about it, and the findings of the wiring against the BOM shown with it."""
+    from ohm.hardware.documents import check_documents
+
+    connections = content_json.get("connections", []) if isinstance(content_json, dict) else []
+    findings: list[Any] = []
+    if isinstance(bom_json, dict):
+        try:
+            findings = [f for f in check_documents(bom_json, content_json) if not f.rule.startswith(("bom.", "code."))]
+        except ValueError:
+            findings = []  # a document that does not fit its shape: the wires are still shown
+    by_wire: dict[int, list[str]] = {}
+    for f in findings:
+        for position in f.connections:
+            by_wire.setdefault(position, []).append(f.message)
+    rows = []
+    for i, c in enumerate(connections):
+        if not isinstance(c, dict):
+            continue
+        ends: list[dict[str, Any]] = [end if isinstance(end := c.get(side), dict) else {} for side in ("from", "to")]
+        rows.append({"step": c.get("step"), "from": f"{ends[0].get('part', '?')}.{ends[0].get('pin', '?')}",
+                     "to": f"{ends[1].get('part', '?')}.{ends[1].get('pin', '?')}", "colour": c.get("wire_color"),
+                     "swatch": swatch(c.get("wire_color")), "voltage": c.get("voltage"),
+                     "instruction": c.get("instruction"), "findings": by_wire.get(i, [])})
+    return rows, [f for f in findings if f.severity in ("error", "warning")]
+
+
 @cache
 def environment() -> jinja2.Environment:
     """The pages' templates, as the app and the worker processes (ohm.offload) both load them."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape())
-    env.globals.update(render_markdown=markdown, bom_rows=bom_rows)
+    env.globals.update(render_markdown=markdown, bom_rows=bom_rows, code_files=code_files, wiring_rows=wiring_rows,
+                       plural=plural)
     env.filters["utc"] = lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env
 
