@@ -160,12 +160,68 @@ def chromium() -> str:
     pytest.skip("no Chromium on this machine (Debian: apt-get install chromium); .ci/run installs it")
 
 
-def headless(url: str, *args: str) -> str:
+def headless(url: str, *args: str, wall_clock_ms: int | None = None) -> str:
+    """The page in headless Chromium; ``wall_clock_ms``: wait that long in real time instead of a virtual-time
+    budget (a page that keeps a stream open never lets virtual time run out)."""
+    timing = f"--timeout={wall_clock_ms}" if wall_clock_ms else "--virtual-time-budget=3000"
     with tempfile.TemporaryDirectory() as profile:
         result = subprocess.run(
             [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={profile}", "--virtual-time-budget=3000", *args, url],
+             f"--user-data-dir={profile}", timing, *args, url],
             capture_output=True, text=True, timeout=120, env={**os.environ, "HOME": profile})
     assert result.returncode == 0, result.stderr[-2000:]
     return result.stdout
+
+
+class DevTools:
+    """A headless Chromium page driven over the DevTools protocol: for pages that change while open (a live
+    stream), which --dump-dom cannot wait for."""
+
+    def __init__(self, url: str) -> None:
+        import json as _json
+
+        from websockets.sync.client import connect
+
+        self._json = _json
+        self.profile = tempfile.mkdtemp()
+        self.process = subprocess.Popen(
+            [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync",
+             "--disable-background-networking", "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
+             url], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, "HOME": self.profile})
+        port_file = Path(self.profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + 30
+        while not (port_file.exists() and port_file.read_text().strip()):
+            assert time.monotonic() < deadline, "Chromium did not start"
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        page = next(t for t in httpx.get(f"http://127.0.0.1:{port}/json/list").json() if t["type"] == "page")
+        import contextlib
+
+        self._stack = contextlib.ExitStack()
+        self.socket = self._stack.enter_context(connect(page["webSocketDebuggerUrl"], max_size=None))
+        self.calls = 0
+
+    def evaluate(self, expression: str) -> object:
+        self.calls += 1
+        self.socket.send(self._json.dumps({"id": self.calls, "method": "Runtime.evaluate",
+                                           "params": {"expression": expression, "returnByValue": True}}))
+        while True:
+            reply = self._json.loads(self.socket.recv(timeout=30))
+            if reply.get("id") == self.calls:
+                return reply["result"]["result"].get("value")
+
+    def wait_for(self, expression: str, seconds: float = 15) -> object:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            value = self.evaluate(expression)
+            if value:
+                return value
+            time.sleep(0.2)
+        raise AssertionError(f"never true in the page: {expression}")
+
+    def close(self) -> None:
+        self._stack.close()
+        self.process.kill()
+        self.process.wait(timeout=30)
+        shutil.rmtree(self.profile, ignore_errors=True)

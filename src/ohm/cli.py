@@ -142,7 +142,13 @@ def serve(
             found = _with_pool(settings, target, load)
             token_ = issue_token(secret, user_id=found.user_id, email=demo_store.DEMO_EMAIL,
                                  ttl_seconds=7 * 24 * 3600)
-            _print_demo(found, token_, base)
+
+            async def link(target: DatabaseTarget, db: Database) -> Any:
+                from ohm.store import console as console_store
+
+                return await console_store.create_login_code(db, found.user_id)
+
+            _print_demo(found, token_, base, _with_pool(settings, target, link))
         # Workers read their settings from the environment, like any OHM process.
         for name, value in (("OHM_DATABASE_URL", settings.database_url), ("OHM_DATA_DIR", str(settings.data_dir)),
                             ("OHM_JWT_SECRET", secret)):
@@ -278,6 +284,29 @@ def token(
     elif role == "authenticated":
         raise ConfigError("a user token needs a USER (id or email)")
     typer.echo(issue_token(secret, role=role, user_id=user_id, email=email, ttl_seconds=seconds))
+
+
+@app.command("login-link")
+@friendly_errors
+def login_link(
+    user: Annotated[str, typer.Argument(help="User id or email.")],
+    base_url: Annotated[str | None, typer.Option(help="Where the console is served (default: OHM_HOST:OHM_PORT).")]
+    = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Print a one-time link that signs USER in to the web console (valid once, for 15 minutes)."""
+    from ohm.store import console as console_store
+
+    settings = settings_for(database_url)
+    base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        profile = await users_store.find_user(db, user)
+        if profile is None:
+            raise ConfigError(f"no user {user!r}")
+        return await console_store.create_login_code(db, profile.id)
+
+    typer.echo(f"{base}/sign-in?code={with_database(settings, work)}")
 
 
 @app.command()
@@ -505,9 +534,11 @@ def _prune(prune: Any, what: str, older_than: str, dry_run: bool, database_url: 
     out.print(f"{'would delete' if dry_run else 'deleted'} {count} {what} older than {older_than}")
 
 
-def _print_demo(found: demo_store.Demo, token_: str, base: str) -> None:
+def _print_demo(found: demo_store.Demo, token_: str, base: str, code: str | None = None) -> None:
     state = "loaded" if found.created else "already loaded"
     out.print(f"[bold]ESP32 Weather Station demo[/bold] ({state})")
+    if code:
+        typer.echo(f"  console  : {base}/sign-in?code={code}  (signs you in once; then {base}{found.chat_url})")
     typer.echo(f"  chat URL : {found.chat_url}")
     typer.echo(f"  API      : {base}/v1/chats/{found.chat_id}")
     typer.echo(f"  owner    : {demo_store.DEMO_EMAIL} ({found.user_id})")

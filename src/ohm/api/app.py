@@ -147,7 +147,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
         app.add_middleware(PublicReadLimit, rate=reads, burst=settings.rate_limit_public_burst)
 
     from ohm.api.routes import analytics, artifacts, chats, files, health, projects, realtime, search, shares
-    from ohm.web import pages
+    from ohm.web import console, pages
 
     app.include_router(health.router)
     app.include_router(chats.router)
@@ -159,6 +159,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.include_router(search.router)
     app.include_router(realtime.router)
     app.include_router(pages.router)
+    app.include_router(console.router)
     return app
 
 

@@ -14,6 +14,12 @@ bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT: HS
                     "ES256 / RS256 with a key of its JWKS. No token: anon.")
 
 
+# The web console's session (ohm.web.console): an HttpOnly, SameSite=Strict cookie holding a token.  It
+# identifies reads (GET, HEAD) only, so that the console's own script can follow a chat's event stream; a
+# write always needs the Authorization header (a cookie would make cross-site writes possible).
+SESSION_COOKIE = "ohm_session"
+
+
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
@@ -28,6 +34,13 @@ async def current_identity(
             raise unauthorized("use 'Authorization: Bearer <token>'")
         # EventSource (SSE) cannot set headers; it may pass the token in the query.
         token = request.query_params.get("token") if request.url.path.endswith("/events") else None
+        if not token and request.method in ("GET", "HEAD"):
+            token = request.cookies.get(SESSION_COOKIE)
+            if token:
+                try:
+                    return await request.app.state.tokens.verify(token)
+                except InvalidToken:
+                    return Identity.anon()  # an expired console session reads as a visitor
         if not token:
             return Identity.anon()
         try:

@@ -46,6 +46,16 @@ table ohm.limits (  -- Budgets the database enforces; change a value with UPDATE
   constraint limits_pkey PRIMARY KEY (name),
   constraint limits_value_check CHECK ((value >= 0))
 )  -- row level security, forced
+table ohm.login_codes (  -- One-time console sign-in codes (their sha256), exchanged for a session cookie.
+  code_sha256 text not null,
+  user_id uuid not null,
+  created_at timestamp with time zone default now() not null,
+  expires_at timestamp with time zone default (now() + '00:15:00'::interval) not null,
+  used_at timestamp with time zone,
+  constraint login_codes_code_sha256_check CHECK ((code_sha256 ~ '^[0-9a-f]{64}$'::text)),
+  constraint login_codes_pkey PRIMARY KEY (code_sha256),
+  constraint login_codes_user_id_fkey FOREIGN KEY (user_id) REFERENCES auth.users(id) ON DELETE CASCADE
+)  -- row level security, forced
 table ohm.realtime_watch (  -- Chats some server process has live subscribers for (leases); NOTIFY is sent only for these.
   chat_id uuid not null,
   watched_until timestamp with time zone not null,
@@ -590,6 +600,7 @@ table public.shared_chats (  -- Share links: token, snapshot point, expiry/revoc
 
 -- === indexes (other than those of primary keys and unique constraints) ===================================
 CREATE UNIQUE INDEX users_email_key ON auth.users USING btree (lower((email)::text));
+CREATE INDEX idx_login_codes_user ON ohm.login_codes USING btree (user_id);
 CREATE INDEX idx_share_views_day ON ohm.share_views USING btree (day);
 CREATE INDEX idx_activity_log_created ON public.activity_log USING btree (created_at);
 CREATE INDEX idx_activity_log_user ON public.activity_log USING btree (user_id, created_at DESC, id DESC);
@@ -2195,6 +2206,9 @@ CREATE TRIGGER shared_chats_activity_update AFTER UPDATE OF is_active, view_coun
 -- === policies ============================================================================================
 policy limits_read on ohm.limits permissive for select to authenticated, ohm_definer, service_role
   using (true)
+policy login_codes_service on ohm.login_codes permissive for all to service_role
+  using (true)
+  with check (true)
 policy realtime_watch_definer on ohm.realtime_watch permissive for all to ohm_definer
   using (true)
   with check (true)
@@ -2388,6 +2402,7 @@ grant DELETE, INSERT, SELECT, UPDATE on auth.users to service_role
 grant SELECT on ohm.limits to authenticated
 grant SELECT on ohm.limits to ohm_definer
 grant SELECT on ohm.limits to service_role
+grant DELETE, INSERT, SELECT, UPDATE on ohm.login_codes to service_role
 grant DELETE, INSERT, SELECT, UPDATE on ohm.realtime_watch to ohm_definer
 grant DELETE, INSERT, SELECT on ohm.share_views to ohm_definer
 grant SELECT on public.activity_log to authenticated

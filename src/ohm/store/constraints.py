@@ -65,7 +65,7 @@ NOT_ALLOWED = frozenset({
     "model_prices_provider_check", "limits_value_check", "part_library_datasheet_check",
     "part_library_description_check", "part_library_keywords_check", "part_library_library_check",
     "part_library_name_check", "part_library_reference_check", "part_library_source_check",
-    "share_views_visitor_check", "parts_currency_check",
+    "share_views_visitor_check", "login_codes_code_sha256_check", "parts_currency_check",
     "parts_datasheet_url_check", "parts_footprint_check", "parts_manufacturer_check", "parts_mpn_check",
     "parts_name_check", "parts_notes_check", "parts_position_check", "parts_quantity_check", "parts_supplier_check",
     "parts_supplier_part_number_check", "parts_unit_price_check", "profiles_avatar_url_check",

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from ohm.api.deps import AnyIdentity, Db
+from ohm.api.deps import SESSION_COOKIE, AnyIdentity, Db
 from ohm.api.routes.shares import visitor
 from ohm.auth import InvalidToken
 from ohm.offload import off_loop
@@ -77,7 +77,8 @@ async def usage_page(request: Request, db: Db,
                             httponly=True, samesite="strict", secure=request.url.scheme == "https")
         return response
     try:
-        identity = await tokens.verify(request.cookies.get(USAGE_COOKIE) or "")
+        # The page's own cookie, else the console's session.
+        identity = await tokens.verify(request.cookies.get(USAGE_COOKIE) or request.cookies.get(SESSION_COOKIE) or "")
     except InvalidToken:
         return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
     if identity.role == "anon":

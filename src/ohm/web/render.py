@@ -43,12 +43,15 @@ class BudgetedMarkdown:
         self.seconds = seconds
         self.spent = 0.0
 
+    def render(self, text: str) -> Markup:
+        return markdown(text)
+
     def __call__(self, text: str | None) -> Markup:
         text = text or ""
         if len(text) <= MARKDOWN_BYTES and self.spent < self.seconds:
             started = time.perf_counter()
             try:
-                return markdown(text)
+                return self.render(text)
             finally:
                 self.spent += time.perf_counter() - started
         shown = text[:SHOWN_BYTES]
@@ -151,6 +154,43 @@ def environment() -> jinja2.Environment:
                        plural=plural)
     env.filters["utc"] = lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env
+
+
+def _highlight(code: str, language: str, _attrs: Any) -> str:
+    """Fenced code in Pygments' colours (escaped by Pygments); unknown languages as plain escaped text."""
+    from pygments import highlight
+    from pygments.formatters import HtmlFormatter
+    from pygments.lexers import get_lexer_by_name
+    from pygments.util import ClassNotFound
+
+    try:
+        lexer = get_lexer_by_name(language or "text")
+    except ClassNotFound:
+        return ""  # markdown-it escapes it itself
+    return str(highlight(code, lexer, HtmlFormatter(nowrap=True)))
+
+
+_console_markdown = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False,
+                                              "highlight": _highlight}).enable("table")
+
+
+@cache
+def pygments_css() -> str:
+    from pygments.formatters import HtmlFormatter
+
+    return str(HtmlFormatter(style="friendly").get_style_defs(".body pre code, pre.code code"))
+
+
+class ConsoleMarkdown(BudgetedMarkdown):
+    """The console's Markdown: as the share page's (no raw HTML, a CPU budget per page), code highlighted."""
+
+    def render(self, text: str) -> Markup:
+        return Markup(_console_markdown.render(text))
+
+
+def console_html(template: str, context: dict[str, Any]) -> str:
+    """A console page (in a worker process: Markdown and highlighting are CPU work)."""
+    return environment().get_template(template).render(**context, md=ConsoleMarkdown(), pygments_css=pygments_css())
 
 
 def share_html(text: str, attachments: list[dict[str, Any]], signing_secret: str | None, after: int) -> str:

@@ -1,0 +1,203 @@
+"""The web console: what a maker's agents stored, at the URLs the API hands out.
+
+  GET  /                    my chats, newest first; search; filter by project
+  GET  /chat/{id}           a chat's active branch (or ?leaf=), branch switchers, artifacts with history
+  GET  /chat/{id}/m/{mid}   one message as an HTML fragment (the page's script appends it when it arrives)
+  POST /chat/{id}/artifacts/{aid}/restore   restore a version (the owner)
+  GET  /sign-in?code=       exchange a one-time code (ohm login-link) for the session cookie
+  POST /sign-in/session     a Supabase Auth session's access token for the session cookie
+  POST /sign-out
+
+Pages are rendered on the server; the only script is the chat page's live update (a nonce in the
+Content-Security-Policy allows it and nothing else).  The session is an HttpOnly, SameSite=Strict
+cookie; a token is never put in a URL.  Other users' private chats are the same 404 page as chats that
+do not exist.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from ohm.api.deps import SESSION_COOKIE, AnyIdentity, Db
+from ohm.auth import Identity, InvalidToken, issue_token
+from ohm.offload import off_loop
+from ohm.store import artifacts as artifacts_store
+from ohm.store import chats as chats_store
+from ohm.store import console as console_store
+from ohm.store import messages as messages_store
+from ohm.store import projects as projects_store
+from ohm.store import search as search_store
+from ohm.store.errors import Invalid, NotFound, StoreError
+from ohm.web.render import console_html
+
+router = APIRouter(include_in_schema=False)
+
+SESSION_SECONDS = 12 * 3600
+PAGE = 200  # messages per page of a chat
+
+
+def headers(nonce: str | None = None) -> dict[str, str]:
+    script = f"script-src 'nonce-{nonce}'; connect-src 'self'; " if nonce else ""
+    return {
+        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+                                   f"{script}base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "no-store",
+    }
+
+
+async def page(template: str, status: int = 200, nonce: str | None = None, **context: Any) -> HTMLResponse:
+    body = await off_loop(console_html, template, {**context, "nonce": nonce})
+    return HTMLResponse(body, status_code=status, headers=headers(nonce))
+
+
+def same_origin(request: Request) -> bool:
+    """A form or script of this site (not a cross-site post: sign-in, sign-out and restore check it)."""
+    origin = request.headers.get("origin") or request.headers.get("referer") or ""
+    host = request.headers.get("host", "")
+    return bool(host) and origin.split("://", 1)[-1].split("/", 1)[0] == host
+
+
+def signed_in(identity: Identity) -> bool:
+    return identity.role in ("authenticated", "service_role")
+
+
+async def session_identity(request: Request) -> Identity:
+    """Who the console's cookie says is signed in (for the console's own forms, which check the origin)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return Identity.anon()
+    try:
+        identity: Identity = await request.app.state.tokens.verify(token)
+    except InvalidToken:
+        return Identity.anon()
+    return identity
+
+
+def set_session(response: Response, request: Request, token: str, seconds: int) -> None:
+    response.set_cookie(SESSION_COOKIE, token, max_age=max(60, min(seconds, SESSION_SECONDS)), path="/",
+                        httponly=True, samesite="strict", secure=request.url.scheme == "https")
+
+
+# --- signing in -------------------------------------------------------------------------------------------------
+
+
+def local_path(target: str | None) -> str:
+    """Where to go after signing in: a path on this site, never another site (no open redirect)."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+@router.get("/sign-in", response_class=HTMLResponse)
+async def sign_in(request: Request, db: Db, code: Annotated[str | None, Query(max_length=128)] = None,
+                  next: Annotated[str | None, Query(max_length=2000)] = None) -> Response:
+    if code:
+        user = await console_store.redeem_login_code(db, code)
+        if user is not None:
+            token = issue_token(request.app.state.jwt_secret, user_id=user[0], email=user[1],
+                                ttl_seconds=SESSION_SECONDS)
+            response = RedirectResponse(local_path(next), status_code=303, headers=headers())
+            set_session(response, request, token, SESSION_SECONDS)
+            return response
+    return await page("console_sign_in.html", 401 if code else 200, expired=bool(code))
+
+
+@router.post("/sign-in/session")
+async def sign_in_with_session(request: Request, access_token: Annotated[str, Form(max_length=8192)]) -> Response:
+    """A session from Supabase Auth: its access token becomes the console's cookie until it expires."""
+    if not same_origin(request):
+        return Response("cross-site sign-in refused", status_code=403, headers=headers())
+    try:
+        identity = await request.app.state.tokens.verify(access_token)
+    except InvalidToken:
+        return await page("console_sign_in.html", 401, expired=True)
+    if not signed_in(identity):
+        return await page("console_sign_in.html", 401, expired=True)
+    response = RedirectResponse("/", status_code=303, headers=headers())
+    left = int(identity.claims.get("exp", 0)) - int(datetime.now(UTC).timestamp())
+    set_session(response, request, access_token, left)
+    return response
+
+
+@router.post("/sign-out")
+async def sign_out(request: Request) -> Response:
+    if not same_origin(request):
+        return Response("cross-site sign-out refused", status_code=403, headers=headers())
+    response = RedirectResponse("/sign-in", status_code=303, headers=headers())
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict")
+    return response
+
+
+# --- pages --------------------------------------------------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(identity: AnyIdentity, db: Db, q: Annotated[str | None, Query(max_length=1000)] = None,
+               project: Annotated[uuid.UUID | None, Query()] = None) -> Response:
+    if not signed_in(identity):
+        return await page("console_sign_in.html")
+    chats = await chats_store.list_chats(db, identity, limit=100, project_id=project)
+    projects = await projects_store.list_projects(db, identity, limit=100)
+    hits = None
+    error = None
+    if q and q.strip():
+        try:
+            hits = (await search_store.search(db, identity, q, project_id=project, limit=30)).items
+        except Invalid as exc:
+            error = exc.detail
+    return await page("console_index.html", chats=chats.items, projects=projects.items, q=q or "", hits=hits,
+                      project=project, error=error, who=identity.claims.get("email"))
+
+
+@router.get("/chat/{chat_id}", response_class=HTMLResponse)
+async def chat_page(chat_id: str, identity: AnyIdentity, db: Db,
+                    leaf: Annotated[uuid.UUID | None, Query()] = None,
+                    after: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0) -> Response:
+    try:
+        chat = await chats_store.get_chat(db, identity, uuid.UUID(chat_id), limit=1)
+        branch = await messages_store.list_messages(db, identity, chat.id, leaf_id=leaf, after_sequence=after,
+                                                    limit=PAGE)
+        points = await console_store.branch_points(db, identity, chat.id, [m.id for m in branch.items]) \
+            if chat.is_branched else {}
+        histories = {a.id: await artifacts_store.list_versions(db, identity, a.id) for a in chat.artifacts}
+    except (ValueError, NotFound):
+        return await page("console_not_found.html", 404, signed_in=signed_in(identity))
+    owner = identity.user_id is not None and identity.user_id == chat.user_id
+    nonce = secrets.token_urlsafe(16)
+    return await page("console_chat.html", nonce=nonce, chat=chat, messages=branch.items,
+                      next_after=branch.next_after_sequence, after=after, leaf=leaf, points=points,
+                      histories=histories, owner=owner, signed_in=signed_in(identity), live=leaf is None)
+
+
+@router.get("/chat/{chat_id}/m/{message_id}", response_class=HTMLResponse)
+async def message_fragment(chat_id: uuid.UUID, message_id: uuid.UUID, identity: AnyIdentity, db: Db) -> Response:
+    try:
+        message = await messages_store.get_message(db, identity, message_id)
+    except NotFound:
+        return Response(status_code=404, headers=headers())
+    if message.chat_id != chat_id:
+        return Response(status_code=404, headers=headers())
+    return await page("console_message.html", m=message, point=None, chat_id=chat_id)
+
+
+@router.post("/chat/{chat_id}/artifacts/{artifact_id}/restore")
+async def restore(chat_id: uuid.UUID, artifact_id: uuid.UUID, request: Request, db: Db,
+                  version: Annotated[int, Form(ge=1, le=2**31 - 1)]) -> Response:
+    identity = await session_identity(request)
+    if not same_origin(request) or not signed_in(identity):
+        return await page("console_not_found.html", 404, signed_in=signed_in(identity))
+    try:
+        await artifacts_store.restore_version(db, identity, artifact_id, version)
+    except NotFound:
+        return await page("console_not_found.html", 404, signed_in=True)
+    except StoreError:
+        pass  # already the current version: nothing to do
+    return RedirectResponse(f"/chat/{chat_id}#artifact-{artifact_id}", status_code=303, headers=headers())

@@ -1,0 +1,193 @@
+"""The web console: sign-in by one-time link, the chat list, a chat at its URL, branches, artifacts and their
+history, restore, the 404 page, escaping, CSP; and the pages in headless Chromium."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import uuid
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from ohm.cli import app
+
+from .conftest import JWT_SECRET
+from .helpers import DevTools, headless
+
+XSS = ('<script>document.body.setAttribute("data-pwned","x")</script>'
+       '<img src=x onerror="document.body.setAttribute(\'data-pwned\',\'y\')">')
+
+
+def login_link(database_url: str, base: str, who: str) -> str:
+    result = CliRunner().invoke(app, ["login-link", who, "--base-url", base],
+                                env={"OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET})
+    assert result.exit_code == 0, result.output
+    return result.output.strip()
+
+
+@contextlib.contextmanager
+def session(database_url: str, base: str, who: str) -> Iterator[httpx.Client]:
+    """A browser-like client signed in through a one-time link (the cookie, nothing else)."""
+    link = login_link(database_url, base, who)
+    with httpx.Client(base_url=base, follow_redirects=False, timeout=30) as client:
+        response = client.get(link)
+        assert response.status_code == 303 and response.headers["location"] == "/"
+        cookie = response.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        yield client
+
+
+@pytest.fixture
+def story(alice):
+    """A chat with agents, a branch (an edited first question), code and BOM artifacts with history."""
+    chat = alice.create_chat(title=f"Weather station {XSS}")
+    first = alice.post_message(chat.id, "user", "Which sensor for humidity?")
+    answer = alice.post_message(chat.id, "assistant", "A **BME280**:\n\n```cpp\n#include <Wire.h>\nvoid setup() {\n"
+                                "    Wire.begin();\n}\n```", agent={"name": "bomBot <script>x()</script>", "icon": "📦",
+                                                                  "model": "openai/gpt-4o"}, intent="BOM",
+                                usage={"input_tokens": 1200, "output_tokens": 300})
+    edited = alice.post_message(chat.id, "user", "Which sensor for humidity, outdoors?", parent_id=None)
+    alice.post_message(chat.id, "assistant", "An SHT31 in a radiation shield.", parent_id=edited.id)
+    bom = alice.create_artifact(chat.id, "bom", f"BOM {XSS}", content_json={"parts": [
+        {"name": f"BME280 {XSS}", "designators": ["U2"], "unit_price": "3.2", "supplier": "LCSC"}]})
+    alice.add_version(bom.id, base_version=1, content_json={"parts": [
+        {"name": "BME280", "designators": ["U2"], "quantity": 1, "unit_price": "2.9", "supplier": "LCSC"}]},
+        change_summary="cheaper supplier")
+    alice.create_artifact(chat.id, "code", "Firmware", content_json={"files": [
+        {"filename": f"src/{XSS}.cpp", "content": "void loop() {\n    delay(1000);\n}\n", "success_unit": 1}]})
+    return {"chat": chat, "first": first, "answer": answer, "edited": edited, "bom": bom}
+
+
+def test_a_sign_in_link_works_once_and_leaves_only_a_cookie(database_url, live_server, user):
+    link = login_link(database_url, live_server, user.email)
+    assert re.fullmatch(rf"{re.escape(live_server)}/sign-in\?code=[A-Za-z0-9_-]{{40,}}", link)
+    with httpx.Client(base_url=live_server, follow_redirects=False) as browser:
+        first = browser.get(link)
+        assert first.status_code == 303 and "code" not in first.headers["location"]
+        home = browser.get("/")
+        assert home.status_code == 200 and user.email in home.text and "Sign out" in home.text
+        assert browser.get("/usage").status_code == 200  # the usage page takes the console's session
+        again = httpx.get(link, follow_redirects=False)
+        assert again.status_code == 401 and "not valid any more" in again.text
+        # The cookie reads; it never writes through the API.
+        assert browser.post("/v1/chats", json={"title": "x"}).status_code == 401
+        signed_out = browser.post("/sign-out", headers={"origin": live_server})
+        assert signed_out.status_code == 303
+        browser.cookies.clear()
+        assert "Sign in" in browser.get("/").text
+    # Someone else's site cannot sign you out, or in.
+    assert httpx.post(f"{live_server}/sign-out", headers={"origin": "https://evil.example"}).status_code == 403
+    assert httpx.post(f"{live_server}/sign-in/session", data={"access_token": user.token()},
+                      headers={"origin": "https://evil.example"}).status_code == 403
+    # A Supabase-style session token from this site becomes the cookie.
+    swap = httpx.post(f"{live_server}/sign-in/session", data={"access_token": user.token()},
+                      headers={"origin": live_server}, follow_redirects=False)
+    assert swap.status_code == 303 and "ohm_session=" in swap.headers["set-cookie"]
+    # An open redirect is not possible.
+    other = login_link(database_url, live_server, user.email)
+    assert httpx.get(other + "&next=//evil.example/x", follow_redirects=False).headers["location"] == "/"
+
+
+def test_the_chat_list_and_search(database_url, live_server, user, story):
+    with session(database_url, live_server, user.email) as browser:
+        home = browser.get("/")
+        assert f'href="/chat/{story["chat"].id}"' in home.text
+        assert "Weather station &lt;script&gt;" in home.text and "<script>document" not in home.text
+        found = browser.get("/", params={"q": "radiation shield"})
+        assert "<mark>radiation</mark>" in found.text and "1 result" in found.text
+
+
+def test_a_chat_at_its_url_for_its_owner(database_url, live_server, user, story):
+    chat = story["chat"]
+    with session(database_url, live_server, user.email) as browser:
+        response = browser.get(f"/chat/{chat.id}")
+    page = response.text
+    assert response.status_code == 200
+    csp = response.headers["content-security-policy"]
+    nonce = re.search(r"'nonce-([^']+)'", csp).group(1)
+    assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";", 1)[0]
+    assert page.count("<script") == 1 and f'<script nonce="{nonce}">' in page
+    # The active branch is the edited question and its answer; the switcher shows 2/2 with a way back.
+    assert "outdoors?" in page and "radiation shield" in page and "Which sensor for humidity?" not in page
+    assert "2/2" in page and "?leaf=" in page
+    # Agent badges, usage, highlighted code, artifacts with their history and restore buttons.
+    assert "bomBot" not in page  # the first question's answer is on the other branch
+    assert "History (2 versions)" in page and "cheaper supplier" in page and 'aria-label="Restore version 1"' in page
+    assert "src/&lt;script&gt;" in page and "    delay(1000);" in page
+    assert "<img src=x" not in page
+
+
+def test_branch_switching_shows_the_other_branch(database_url, live_server, user, story):
+    chat = story["chat"]
+    with session(database_url, live_server, user.email) as browser:
+        page = browser.get(f"/chat/{chat.id}").text
+        leaf = re.search(r'href="/chat/[^"?]+\?leaf=([0-9a-f-]+)" aria-label="Previous branch"', page).group(1)
+        other = browser.get(f"/chat/{chat.id}", params={"leaf": leaf}).text
+    assert "Which sensor for humidity?" in other and "openai/gpt-4o" in other and "1200 in / 300 out" in other
+    assert "📦 bomBot &lt;script&gt;x()&lt;/script&gt;" in other
+    assert 'class="highlight' in other or '<span class="' in other  # Pygments coloured the C++
+    assert "1/2" in other and "outdoors?" not in other
+
+
+def test_restore_from_the_console(database_url, live_server, user, story, alice):
+    chat, bom = story["chat"], story["bom"]
+    with session(database_url, live_server, user.email) as browser:
+        url = f"/chat/{chat.id}/artifacts/{bom.id}/restore"
+        assert browser.post(url, data={"version": "1"}, headers={"origin": "https://evil.example"}).status_code == 404
+        done = browser.post(url, data={"version": "1"}, headers={"origin": live_server})
+        assert done.status_code == 303
+    assert alice.get_artifact(bom.id).current_version == 3
+    assert httpx.post(f"{live_server}{url}", data={"version": "1"}, headers={"origin": live_server}).status_code == 404
+
+
+def test_other_users_and_visitors(database_url, live_server, user, other_user, story, alice):
+    chat = story["chat"]
+    with session(database_url, live_server, other_user.email) as bob:
+        hidden = bob.get(f"/chat/{chat.id}")
+        assert hidden.status_code == 404 and "not yours to see" in hidden.text and "radiation" not in hidden.text
+        assert bob.get(f"/chat/{chat.id}/m/{story['answer'].id}").status_code == 404
+        assert f"/chat/{chat.id}" not in bob.get("/").text
+    assert httpx.get(f"{live_server}/chat/{uuid.uuid4()}").status_code == 404
+    assert httpx.get(f"{live_server}/chat/not-a-uuid").status_code == 404
+    alice.update_chat(chat.id, is_public=True)
+    public = httpx.get(f"{live_server}/chat/{chat.id}")
+    assert public.status_code == 200 and "read-only" in public.text and "Restore" not in public.text
+
+
+@pytest.mark.slow
+def test_the_console_in_a_real_browser(database_url, live_server, user, story, tmp_path):
+    chat = story["chat"]
+    link = login_link(database_url, live_server, user.email)
+    dom = headless(f"{link}&next=/chat/{chat.id}", "--dump-dom", wall_clock_ms=4000)
+    assert "data-pwned" not in dom.split("<body", 1)[1].split(">", 1)[0], "no payload ran"
+    assert "radiation shield" in dom and "History (2 versions)" in dom
+    # The page's own script ran under the CSP (a nonce): the live stream opened.
+    assert "Live: new messages appear here." in dom
+    shot = tmp_path / "chat.png"
+    link = login_link(database_url, live_server, user.email)
+    headless(f"{link}&next=/chat/{chat.id}", f"--screenshot={shot}", "--window-size=390,1400", "--hide-scrollbars",
+             wall_clock_ms=4000)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.slow
+def test_a_message_arrives_live_in_the_browser(database_url, live_server, user, story, alice):
+    chat = story["chat"]
+    link = login_link(database_url, live_server, user.email)
+    page = DevTools(f"{link}&next=/chat/{chat.id}")
+    try:
+        page.wait_for("document.getElementById('live') && document.getElementById('live').textContent")
+        arrived = alice.post_message(chat.id, "assistant", "Arrived while you were watching: **SHT31** it is.",
+                                     agent={"name": "liveBot", "icon": "⚡"})
+        html = page.wait_for(f"document.getElementById('m-{arrived.id}') && "
+                             f"document.getElementById('m-{arrived.id}').outerHTML")
+        assert "<strong>SHT31</strong>" in str(html) and "liveBot" in str(html)
+        assert page.evaluate("document.body.getAttribute('data-pwned')") is None
+        # Every form control has a label (keyboard and screen-reader use).
+        assert page.evaluate("[...document.querySelectorAll('input:not([type=hidden]), select')]"
+                             ".every(e => e.labels && e.labels.length > 0 || e.getAttribute('aria-label'))")
+    finally:
+        page.close()
