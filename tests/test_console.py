@@ -191,3 +191,31 @@ def test_a_message_arrives_live_in_the_browser(database_url, live_server, user, 
                              ".every(e => e.labels && e.labels.length > 0 || e.getAttribute('aria-label'))")
     finally:
         page.close()
+
+
+def test_a_project_page_with_its_bom_wiring_code_checks_and_exports(database_url, live_server, user, other_user,
+                                                                    alice):
+    import json
+    from pathlib import Path
+
+    design = json.loads((Path(__file__).parent / "data" / "designs" / "hcsr04-echo-into-esp32.json").read_text())
+    project = alice.create_project(f"Sonar <i>{uuid.uuid4().hex[:6]}</i>", budget_amount="5")
+    chat = alice.create_chat(title="Sonar chat", project_id=project.id)
+    for kind, document in (("bom", design["bom"]), ("wiring", design["wiring"]),
+                           ("code", {"files": [{"filename": "src/main.cpp", "success_unit": 1,
+                                                "content": "void setup() {\n    pinMode(5, OUTPUT);\n}\n"}]})):
+        alice.create_artifact(chat.id, kind, kind, content_json=document)
+    with session(database_url, live_server, user.email) as browser:
+        page = browser.get(f"/projects/{project.id}").text
+        assert "Sonar &lt;i&gt;" in page and "(over budget)" in page  # 7.70 USD against 5
+        assert "voltage.overvoltage" in page and "U2.ECHO drives 5 V into U1.GPIO18" in page
+        assert "HC-SR04" in page and "(100%)" in page  # matched in the catalogue by MPN, and how sure
+        assert "    pinMode(5, OUTPUT);" in page and "Success unit 1" in page
+        # The exports are links that work from the browser session.
+        for link in re.findall(r'href="(/v1/projects/[^"]+)"', page):
+            if not link.endswith(".svg"):
+                assert browser.get(link.replace("&amp;", "&")).status_code == 200, link
+        assert f'href="/chat/{chat.id}"' in page
+    with session(database_url, live_server, other_user.email) as bob:
+        assert bob.get(f"/projects/{project.id}").status_code == 404
+    assert httpx.get(f"{live_server}/projects/{project.id}").status_code == 404

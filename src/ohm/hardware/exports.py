@@ -239,3 +239,11 @@ def render_wireviz_svg(document: str) -> str:
     if shutil.which("dot") is None:
         raise RendererMissing("rendering needs Graphviz's dot (Debian: apt-get install graphviz)")
     return str(wireviz.parse(document, return_types="svg"))
+
+
+def can_render() -> bool:
+    """Whether this server can draw wiring diagrams (the wireviz package and Graphviz's dot)."""
+    import importlib.util
+    import shutil
+
+    return importlib.util.find_spec("wireviz") is not None and shutil.which("dot") is not None

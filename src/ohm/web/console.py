@@ -3,6 +3,7 @@
   GET  /                    my chats, newest first; search; filter by project
   GET  /chat/{id}           a chat's active branch (or ?leaf=), branch switchers, artifacts with history
   GET  /chat/{id}/m/{mid}   one message as an HTML fragment (the page's script appends it when it arrives)
+  GET  /projects/{id}       goal and budget, BOM, wiring, firmware, checks and exports
   POST /chat/{id}/artifacts/{aid}/restore   restore a version (the owner)
   GET  /sign-in?code=       exchange a one-time code (ohm login-link) for the session cookie
   POST /sign-in/session     a Supabase Auth session's access token for the session cookie
@@ -26,10 +27,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ohm.api.deps import SESSION_COOKIE, AnyIdentity, Db
 from ohm.auth import Identity, InvalidToken, issue_token
+from ohm.models import BomView, Checks, CodeView, WiringView
 from ohm.offload import off_loop
 from ohm.store import artifacts as artifacts_store
 from ohm.store import chats as chats_store
 from ohm.store import console as console_store
+from ohm.store import hardware as hardware_store
 from ohm.store import messages as messages_store
 from ohm.store import projects as projects_store
 from ohm.store import search as search_store
@@ -175,6 +178,31 @@ async def chat_page(chat_id: str, identity: AnyIdentity, db: Db,
     return await page("console_chat.html", nonce=nonce, chat=chat, messages=branch.items,
                       next_after=branch.next_after_sequence, after=after, leaf=leaf, points=points,
                       histories=histories, owner=owner, signed_in=signed_in(identity), live=leaf is None)
+
+
+@router.get("/projects/{project_id}", response_class=HTMLResponse)
+async def project_page(project_id: str, identity: AnyIdentity, db: Db) -> Response:
+    """Goal and budget, the BOM with totals, wiring steps with colours and findings (and the WireViz drawing
+    when the server can draw it), code by success unit, every check, and the exports."""
+    from ohm.hardware.exports import can_render
+
+    try:
+        project = await projects_store.get_project(db, identity, uuid.UUID(project_id))
+    except (ValueError, NotFound):
+        return await page("console_not_found.html", 404, signed_in=signed_in(identity))
+
+    async def optional(view: Any, model: Any) -> Any:
+        try:
+            return model.model_validate_json(await view(db, identity, project.id))
+        except NotFound:
+            return None
+
+    bom = await optional(hardware_store.bom_view, BomView)
+    wiring = await optional(hardware_store.wiring_view, WiringView)
+    code = await optional(hardware_store.code_view, CodeView)
+    checks = await optional(hardware_store.get_checks, Checks)
+    return await page("console_project.html", project=project, bom=bom, wiring=wiring, code=code, checks=checks,
+                      drawing=wiring is not None and can_render(), signed_in=True)
 
 
 @router.get("/chat/{chat_id}/m/{message_id}", response_class=HTMLResponse)

@@ -151,7 +151,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape())
     env.globals.update(render_markdown=markdown, bom_rows=bom_rows, code_files=code_files, wiring_rows=wiring_rows,
-                       plural=plural)
+                       plural=plural, swatch=swatch)
     env.filters["utc"] = lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env
 
