@@ -9,7 +9,9 @@ paths measured are the ones an attack made slow (docs/reliability.md):
 - the BOM compare: two versions of N parts, every part replaced, at N and 10 N;
 - the text compare: two texts with every third line changed, at L and 10 L lines;
 - the project checks (the part catalogue, nets, every rule): a project of P parts and 3 P wires, at
-  P = 50 (its time is the figure docs/hardware.md reports; goal < 50 ms) and 10 P.
+  P = 50 (its time is the figure docs/hardware.md reports; goal < 50 ms) and 10 P;
+- the console's chat page (GET /chat/{id}, the median of several requests through the app): a chat of
+  100 and of 1,000 messages with Markdown and code (its first page of 100 is rendered; goal < 100 ms).
 """
 
 from __future__ import annotations
@@ -124,6 +126,44 @@ def project_checks(parts: int, runs: int) -> float:
     return best_of(runs, lambda: check_documents(*documents))
 
 
+def chat_page(db: BenchDatabase, messages: int, runs: int) -> float:
+    """Median seconds of GET /chat/{id} for a chat of ``messages`` messages (server-side rendering included)."""
+    import statistics
+
+    from fastapi.testclient import TestClient
+
+    from ohm.api.app import create_app
+    from ohm.auth import issue_token
+    from ohm.config import Settings
+
+    user = db.new_user("console")
+    text = ("Wire the **BME280** to GPIO21/22:\n\n```cpp\n#include <Wire.h>\nvoid setup() {\n  Wire.begin();\n}\n"
+            "```\n- VCC to 3V3\n- GND to GND\n")
+    with psycopg.connect(db.admin_url) as conn:
+        chat = conn.execute("insert into chats (user_id, title) values (%s, 'bench') returning id",
+                            (user,)).fetchone()[0]
+        with conn.cursor() as cur:
+            cur.executemany("insert into messages (chat_id, user_id, role, content, agent_name, agent_model) "
+                            "values (%s, %s, %s, %s, %s, %s)",
+                            [(chat, user, "user" if i % 2 == 0 else "assistant", f"{i}: {text}",
+                              None if i % 2 == 0 else "wiringExpert", None if i % 2 == 0 else "openai/gpt-4o")
+                             for i in range(messages)])
+        conn.commit()
+    secret = "bench-" + "x" * 40
+    settings = Settings(database_url=db.admin_url, jwt_secret=secret, rate_limit_writes="off",
+                        rate_limit_public_reads="off")
+    with TestClient(create_app(settings)) as client:
+        client.cookies.set("ohm_session", issue_token(secret, user_id=user, ttl_seconds=3600))
+        assert client.get(f"/chat/{chat}").status_code == 200  # warm: templates, worker processes
+        times = []
+        for _ in range(runs):
+            started = time.perf_counter()
+            response = client.get(f"/chat/{chat}")
+            times.append(time.perf_counter() - started)
+            assert response.status_code == 200
+    return statistics.median(times)
+
+
 def run(db: BenchDatabase, *, quick: bool = False) -> list[Scaling]:
     runs = 1 if quick else 3
     connections, parts = (200, 10) if quick else (2000, 10)
@@ -138,5 +178,7 @@ def run(db: BenchDatabase, *, quick: bool = False) -> list[Scaling]:
                 text_compare(lines, runs), text_compare(lines * 10, runs), 10, goal=30),
         Scaling("project checks: 10x the parts and wires", "50 parts, 150 wires", "500 parts, 1500 wires",
                 project_checks(50, runs * 3), project_checks(500, runs), 10, goal=30),
+        Scaling("chat page: 10x the messages", "100 messages", "1,000 messages (a page of 100)",
+                chat_page(db, 100, runs * 5), chat_page(db, 1000, runs * 5), 10, goal=10),
     ]
     return results

@@ -219,3 +219,34 @@ def test_a_project_page_with_its_bom_wiring_code_checks_and_exports(database_url
     with session(database_url, live_server, other_user.email) as bob:
         assert bob.get(f"/projects/{project.id}").status_code == 404
     assert httpx.get(f"{live_server}/projects/{project.id}").status_code == 404
+
+
+def test_comparing_two_versions_of_a_bom(database_url, live_server, user, other_user, story):
+    chat, bom = story["chat"], story["bom"]
+    with session(database_url, live_server, user.email) as browser:
+        page = browser.get(f"/chat/{chat.id}").text
+        assert f'action="/chat/{chat.id}/artifacts/{bom.id}/diff"' in page
+        diff = browser.get(f"/chat/{chat.id}/artifacts/{bom.id}/diff", params={"from": 1, "to": 2})
+        assert diff.status_code == 200
+        # The name changed too, so U2 was replaced: the old name escaped, and the totals before and after.
+        assert "<td>replaced</td>" in diff.text and "BME280 &lt;script&gt;" in diff.text
+        assert "3.20 USD → 2.90 USD" in diff.text and "<script>document" not in diff.text
+        assert browser.get(f"/chat/{chat.id}/artifacts/{bom.id}/diff", params={"from": 1, "to": 9}).status_code == 422
+        assert browser.get(f"/chat/{uuid.uuid4()}/artifacts/{bom.id}/diff", params={"from": 1, "to": 2}
+                           ).status_code == 404
+    with session(database_url, live_server, other_user.email) as bob:
+        assert bob.get(f"/chat/{chat.id}/artifacts/{bom.id}/diff", params={"from": 1, "to": 2}).status_code == 404
+
+
+def test_a_signed_in_visitor_forks_from_the_share_page(database_url, live_server, other_user, story, alice):
+    share = alice._http.post(f"/v1/chats/{story['chat'].id}/shares", json={}).json()
+    url = f"/share/{share['token']}"
+    assert "Fork this chat" not in httpx.get(f"{live_server}{url}").text  # a visitor without a session
+    with session(database_url, live_server, other_user.email) as bob:
+        page = bob.get(url)
+        assert "Fork this chat" in page.text and "form-action 'self'" in page.headers["content-security-policy"]
+        assert bob.post(f"{url}/fork", headers={"origin": "https://evil.example"}).status_code == 403
+        forked = bob.post(f"{url}/fork", headers={"origin": live_server})
+        assert forked.status_code == 303 and forked.headers["location"].startswith("/chat/")
+        mine = bob.get(forked.headers["location"])
+        assert mine.status_code == 200 and "radiation shield" in mine.text

@@ -4,6 +4,8 @@
   GET  /chat/{id}           a chat's active branch (or ?leaf=), branch switchers, artifacts with history
   GET  /chat/{id}/m/{mid}   one message as an HTML fragment (the page's script appends it when it arrives)
   GET  /projects/{id}       goal and budget, BOM, wiring, firmware, checks and exports
+  GET  /chat/{id}/artifacts/{aid}/diff?from=&to=   two versions compared
+  POST /share/{token}/fork  the share page's "Fork this chat" (a signed-in visitor)
   POST /chat/{id}/artifacts/{aid}/restore   restore a version (the owner)
   GET  /sign-in?code=       exchange a one-time code (ohm login-link) for the session cookie
   POST /sign-in/session     a Supabase Auth session's access token for the session cookie
@@ -27,11 +29,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ohm.api.deps import SESSION_COOKIE, AnyIdentity, Db
 from ohm.auth import Identity, InvalidToken, issue_token
-from ohm.models import BomView, Checks, CodeView, WiringView
+from ohm.models import ArtifactDiff, BomView, Checks, CodeView, WiringView
 from ohm.offload import off_loop
 from ohm.store import artifacts as artifacts_store
 from ohm.store import chats as chats_store
 from ohm.store import console as console_store
+from ohm.store import forks as forks_store
 from ohm.store import hardware as hardware_store
 from ohm.store import messages as messages_store
 from ohm.store import projects as projects_store
@@ -42,7 +45,7 @@ from ohm.web.render import console_html
 router = APIRouter(include_in_schema=False)
 
 SESSION_SECONDS = 12 * 3600
-PAGE = 200  # messages per page of a chat
+PAGE = 100  # messages per page of a chat (a chat of 1,000 renders its first page in ~60 ms: bench/)
 
 
 def headers(nonce: str | None = None) -> dict[str, str]:
@@ -214,6 +217,40 @@ async def message_fragment(chat_id: uuid.UUID, message_id: uuid.UUID, identity: 
     if message.chat_id != chat_id:
         return Response(status_code=404, headers=headers())
     return await page("console_message.html", m=message, point=None, chat_id=chat_id)
+
+
+@router.get("/chat/{chat_id}/artifacts/{artifact_id}/diff", response_class=HTMLResponse)
+async def diff_page(chat_id: uuid.UUID, artifact_id: uuid.UUID, identity: AnyIdentity, db: Db,
+                    from_: Annotated[int, Query(alias="from", ge=1, le=2**31 - 1)],
+                    to: Annotated[int, Query(ge=1, le=2**31 - 1)]) -> Response:
+    """Two versions compared: a BOM as added, removed, replaced and changed parts; text as a unified diff;
+    other JSON as its changed paths."""
+    try:
+        artifact = await artifacts_store.get_artifact(db, identity, artifact_id)
+        if artifact.chat_id != chat_id:
+            raise NotFound("artifact not found")
+        compared = await artifacts_store.diff_versions(db, identity, artifact_id, from_, to)
+        diff = ArtifactDiff.model_validate_json(compared)
+    except NotFound:
+        return await page("console_not_found.html", 404, signed_in=signed_in(identity))
+    except Invalid as exc:
+        return await page("console_not_found.html", 422, signed_in=signed_in(identity), reason=exc.detail)
+    return await page("console_diff.html", artifact=artifact, diff=diff, signed_in=signed_in(identity))
+
+
+@router.post("/share/{token}/fork")
+async def fork_from_share(token: str, request: Request, db: Db) -> Response:
+    """The share page's "Fork this chat" button: a copy of what the share shows, as the signed-in visitor's."""
+    identity = await session_identity(request)
+    if not same_origin(request):
+        return Response("cross-site fork refused", status_code=403, headers=headers())
+    if identity.role != "authenticated":
+        return RedirectResponse(f"/sign-in?next=/share/{token}", status_code=303, headers=headers())
+    try:
+        chat = await forks_store.fork_share(db, identity, token)
+    except (NotFound, Invalid):
+        return await page("console_not_found.html", 404, signed_in=True)
+    return RedirectResponse(f"/chat/{chat.id}", status_code=303, headers=headers())
 
 
 @router.post("/chat/{chat_id}/artifacts/{artifact_id}/restore")

@@ -38,6 +38,10 @@ HEADERS = {
 }
 
 
+# The same, allowing the page's one form (the fork button) to post to this site.
+FORM_HEADERS = {**HEADERS, "Content-Security-Policy": HEADERS["Content-Security-Policy"].replace(
+    "form-action 'none'", "form-action 'self'")}
+
 SHARE_PAGE = 50  # messages per page of the share page
 
 
@@ -51,7 +55,10 @@ async def share_page(token: str, request: Request, db: Db, identity: AnyIdentity
                                           limit=SHARE_PAGE)
     except NotFound:
         return templates.TemplateResponse(request, "not_found.html", {}, status_code=404, headers=HEADERS)
-    return HTMLResponse(await off_loop(share_html, *raw, request.app.state.jwt_secret, after), headers=HEADERS)
+    # A signed-in visitor (the console's session) gets a "Fork this chat" button (a form to this site).
+    fork = identity.role == "authenticated"
+    body = await off_loop(share_html, *raw, request.app.state.jwt_secret, after, token if fork else None)
+    return HTMLResponse(body, headers=FORM_HEADERS if fork else HEADERS)
 
 
 USAGE_COOKIE = "ohm_usage_token"
