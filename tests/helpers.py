@@ -211,6 +211,27 @@ class DevTools:
             if reply.get("id") == self.calls:
                 return reply["result"]["result"].get("value")
 
+    def call(self, method: str, **params: object) -> dict:
+        self.calls += 1
+        self.socket.send(self._json.dumps({"id": self.calls, "method": method, "params": params}))
+        while True:
+            reply = self._json.loads(self.socket.recv(timeout=30))
+            if reply.get("id") == self.calls:
+                return reply.get("result", {})
+
+    def open(self, url: str) -> None:
+        """Go to ``url`` and wait until it has loaded."""
+        self.call("Page.navigate", url=url)
+        self.wait_for(f"location.href.startsWith({self._json.dumps(url.split('#')[0])}) && "
+                      "document.readyState === 'complete'")
+
+    def press_tab(self) -> str:
+        """Press Tab; what has the focus now (its tag, text or label)."""
+        for kind in ("keyDown", "keyUp"):
+            self.call("Input.dispatchKeyEvent", type=kind, key="Tab", code="Tab", windowsVirtualKeyCode=9)
+        return str(self.evaluate("(e => e ? (e.tagName + ' ' + (e.textContent || e.getAttribute('aria-label') || "
+                                 "e.name || '')).trim() : '')(document.activeElement)"))
+
     def wait_for(self, expression: str, seconds: float = 15) -> object:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:

@@ -250,3 +250,42 @@ def test_a_signed_in_visitor_forks_from_the_share_page(database_url, live_server
         assert forked.status_code == 303 and forked.headers["location"].startswith("/chat/")
         mine = bob.get(forked.headers["location"])
         assert mine.status_code == 200 and "radiation shield" in mine.text
+
+
+def test_sign_in_codes_and_tokens_never_reach_the_access_log():
+    import logging
+
+    from ohm.api.app import RedactTokens
+
+    record = logging.LogRecord("uvicorn.access", logging.INFO, __file__, 1, '%s - "%s %s HTTP/%s" %d',
+                               ("127.0.0.1:5000", "GET", "/sign-in?code=Secret123&next=/chat/x", "1.1", 303), None)
+    RedactTokens().filter(record)
+    line = record.getMessage()
+    assert "Secret123" not in line and "code=[redacted]&next=/chat/x" in line
+
+
+@pytest.mark.slow
+def test_every_console_page_in_a_browser_runs_no_payload_and_works_from_the_keyboard(database_url, live_server,
+                                                                                    user, story, alice):
+    chat, bom = story["chat"], story["bom"]
+    project = alice.create_project(f"Project {XSS}"[:200])
+    alice.update_chat(chat.id, project_id=project.id)
+    link = login_link(database_url, live_server, user.email)
+    page = DevTools(link)
+    try:
+        page.wait_for("document.readyState === 'complete' && location.pathname === '/'")
+        for path in ("/", "/?q=humidity", f"/chat/{chat.id}", f"/projects/{project.id}",
+                     f"/chat/{chat.id}/artifacts/{bom.id}/diff?from=1&to=2", f"/chat/{uuid.uuid4()}"):
+            page.open(f"{live_server}{path}")
+            assert page.evaluate("document.body.getAttribute('data-pwned')") is None, path
+            assert page.evaluate("document.querySelectorAll('script:not([nonce])').length") == 0, path
+            assert page.evaluate("[...document.querySelectorAll('input:not([type=hidden]), select')]"
+                                 ".every(e => (e.labels && e.labels.length > 0) || e.getAttribute('aria-label'))"), path
+            # The keyboard reaches the navigation first, then the page.
+            assert page.press_tab() == "A OHM", path
+            assert page.press_tab() == "A Chats", path
+        page.open(f"{live_server}/chat/{chat.id}")
+        focus = [page.press_tab() for _ in range(12)]
+        assert any(f.startswith("A") and "branch" in f.lower() for f in focus) or any("‹" in f for f in focus), focus
+    finally:
+        page.close()

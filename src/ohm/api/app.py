@@ -33,11 +33,13 @@ from ohm.db.target import open_database
 
 OnReady = Callable[[FastAPI], Awaitable[None]]
 
-TOKEN_IN_URL = re.compile(r"([?&]token=)[^&\s\"']+")
+# ?token= (WebSocket and SSE clients), ?code= (the console's one-time sign-in links).
+TOKEN_IN_URL = re.compile(r"([?&](?:token|code)=)[^&\s\"']+")
 
 
 class RedactTokens(logging.Filter):
-    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers) never reach the logs."""
+    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers) and the console's sign-in codes
+    never reach the logs."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
