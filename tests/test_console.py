@@ -50,7 +50,8 @@ def story(alice):
                                                                   "model": "openai/gpt-4o"}, intent="BOM",
                                 usage={"input_tokens": 1200, "output_tokens": 300})
     edited = alice.post_message(chat.id, "user", "Which sensor for humidity, outdoors?", parent_id=None)
-    alice.post_message(chat.id, "assistant", "An SHT31 in a radiation shield.", parent_id=edited.id)
+    alice.post_message(chat.id, "assistant", "An SHT31 in a radiation shield.", parent_id=edited.id,
+                       agent={"name": "shieldBot", "icon": "<img src=x onerror=alert(1)>"})
     bom = alice.create_artifact(chat.id, "bom", f"BOM {XSS}", content_json={"parts": [
         {"name": f"BME280 {XSS}", "designators": ["U2"], "unit_price": "3.2", "supplier": "LCSC"}]})
     alice.add_version(bom.id, base_version=1, content_json={"parts": [
@@ -174,7 +175,7 @@ def test_the_console_in_a_real_browser(database_url, live_server, user, story, t
 
 
 @pytest.mark.slow
-def test_a_message_arrives_live_in_the_browser(database_url, live_server, user, story, alice):
+def test_a_message_and_a_version_arrive_live_in_the_browser(database_url, live_server, user, story, alice):
     chat = story["chat"]
     link = login_link(database_url, live_server, user.email)
     page = DevTools(f"{link}&next=/chat/{chat.id}")
@@ -185,6 +186,19 @@ def test_a_message_arrives_live_in_the_browser(database_url, live_server, user, 
         html = page.wait_for(f"document.getElementById('m-{arrived.id}') && "
                              f"document.getElementById('m-{arrived.id}').outerHTML")
         assert "<strong>SHT31</strong>" in str(html) and "liveBot" in str(html)
+        # A new version of an artifact replaces its panel; a new artifact appears.
+        alice.add_version(story["bom"].id, base_version=2, content_json={"parts": [
+            {"name": "SHT31", "designators": ["U2"], "quantity": 1, "unit_price": "4.1", "supplier": "LCSC"}]},
+            change_summary="outdoor sensor")
+        panel = f"document.getElementById('artifact-{story['bom'].id}').textContent"
+        page.wait_for(f"{panel}.includes('bom v3')")
+        assert "outdoor sensor" in str(page.evaluate(panel))
+        notes = alice.create_artifact(chat.id, "document", "Assembly notes",
+                                      content_text="Solder the **header** first.")
+        page.wait_for(f"document.getElementById('artifact-{notes.id}') !== null")
+        # Clicking the branch switcher shows the other branch.
+        page.evaluate("document.querySelector('a[aria-label=\"Previous branch\"]').click()")
+        page.wait_for("document.body.textContent.includes('Which sensor for humidity?')")
         assert page.evaluate("document.body.getAttribute('data-pwned')") is None
         # Every form control has a label (keyboard and screen-reader use).
         assert page.evaluate("[...document.querySelectorAll('input:not([type=hidden]), select')]"
@@ -275,7 +289,7 @@ def test_every_console_page_in_a_browser_runs_no_payload_and_works_from_the_keyb
     try:
         page.wait_for("document.readyState === 'complete' && location.pathname === '/'")
         for path in ("/", "/?q=humidity", f"/chat/{chat.id}", f"/projects/{project.id}",
-                     f"/chat/{chat.id}/artifacts/{bom.id}/diff?from=1&to=2", f"/chat/{uuid.uuid4()}"):
+                     f"/chat/{chat.id}/artifacts/{bom.id}/diff?from=1&to=2", f"/chat/{uuid.uuid4()}", "/sign-in"):
             page.open(f"{live_server}{path}")
             assert page.evaluate("document.body.getAttribute('data-pwned')") is None, path
             assert page.evaluate("document.querySelectorAll('script:not([nonce])').length") == 0, path
@@ -289,3 +303,10 @@ def test_every_console_page_in_a_browser_runs_no_payload_and_works_from_the_keyb
         assert any(f.startswith("A") and "branch" in f.lower() for f in focus) or any("‹" in f for f in focus), focus
     finally:
         page.close()
+
+
+@pytest.mark.slow
+def test_another_users_chat_is_the_404_page_in_a_browser(database_url, live_server, other_user, story):
+    link = login_link(database_url, live_server, other_user.email)
+    dom = headless(f"{link}&next=/chat/{story['chat'].id}", "--dump-dom")
+    assert "<h1>Not found</h1>" in dom and "radiation" not in dom and "Weather station" not in dom

@@ -3,6 +3,7 @@
   GET  /                    my chats, newest first; search; filter by project
   GET  /chat/{id}           a chat's active branch (or ?leaf=), branch switchers, artifacts with history
   GET  /chat/{id}/m/{mid}   one message as an HTML fragment (the page's script appends it when it arrives)
+  GET  /chat/{id}/a/{aid}   one artifact as an HTML fragment (swapped in when a version arrives)
   GET  /projects/{id}       goal and budget, BOM, wiring, firmware, checks and exports
   GET  /chat/{id}/artifacts/{aid}/diff?from=&to=   two versions compared
   POST /share/{token}/fork  the share page's "Fork this chat" (a signed-in visitor)
@@ -206,6 +207,20 @@ async def project_page(project_id: str, identity: AnyIdentity, db: Db) -> Respon
     checks = await optional(hardware_store.get_checks, Checks)
     return await page("console_project.html", project=project, bom=bom, wiring=wiring, code=code, checks=checks,
                       drawing=wiring is not None and can_render(), signed_in=True)
+
+
+@router.get("/chat/{chat_id}/a/{artifact_id}", response_class=HTMLResponse)
+async def artifact_fragment(chat_id: uuid.UUID, artifact_id: uuid.UUID, identity: AnyIdentity, db: Db) -> Response:
+    """One artifact as the chat page shows it (the page's script swaps it in when a version arrives)."""
+    try:
+        chat = await chats_store.get_chat(db, identity, chat_id, limit=1)
+        artifact = next(a for a in chat.artifacts if a.id == artifact_id)
+        history = await artifacts_store.list_versions(db, identity, artifact_id)
+    except (NotFound, StopIteration):
+        return Response(status_code=404, headers=headers())
+    owner = identity.user_id is not None and identity.user_id == chat.user_id
+    return await page("console_artifact.html", a=artifact, artifacts=chat.artifacts, history=history,
+                      chat_id=chat.id, owner=owner)
 
 
 @router.get("/chat/{chat_id}/m/{message_id}", response_class=HTMLResponse)
