@@ -20,6 +20,19 @@ bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT: HS
 SESSION_COOKIE = "ohm_session"
 
 
+async def session_identity(request: Request) -> Identity:
+    """Who the console's session cookie says is signed in; anon without one (an expired session reads as a
+    visitor)."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if not token:
+        return Identity.anon()
+    try:
+        identity: Identity = await request.app.state.tokens.verify(token)
+    except InvalidToken:
+        return Identity.anon()
+    return identity
+
+
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
@@ -35,12 +48,7 @@ async def current_identity(
         # EventSource (SSE) cannot set headers; it may pass the token in the query.
         token = request.query_params.get("token") if request.url.path.endswith("/events") else None
         if not token and request.method in ("GET", "HEAD"):
-            token = request.cookies.get(SESSION_COOKIE)
-            if token:
-                try:
-                    return await request.app.state.tokens.verify(token)
-                except InvalidToken:
-                    return Identity.anon()  # an expired console session reads as a visitor
+            return await session_identity(request)
         if not token:
             return Identity.anon()
         try:

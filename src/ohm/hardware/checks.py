@@ -229,10 +229,14 @@ class Typed:
 class Net:
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     wires: list[Wire] = field(default_factory=list)
+    _typed: list[Typed] | None = field(default=None, repr=False, compare=False)
 
     def typed(self) -> list[Typed]:
-        return [Typed(e, e.pin, e.pin.type) for e in self.endpoints.values()
-                if e.pin is not None and e.pin.type is not None]
+        """The endpoints with a known pin type (made once: every rule asks; the net is complete by then)."""
+        if self._typed is None:
+            self._typed = [Typed(e, e.pin, e.pin.type) for e in self.endpoints.values()
+                           if e.pin is not None and e.pin.type is not None]
+        return self._typed
 
     @property
     def fully_typed(self) -> bool:
@@ -270,6 +274,7 @@ class Circuit:
     findings: list[Finding]
     net_of: dict[str, Net]
     ends: dict[int, list[tuple[Endpoint, Net]]] = field(default_factory=dict)  # part id -> its wired ends
+    _sources: dict[int, list[Typed]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for net in self.nets:
@@ -277,9 +282,13 @@ class Circuit:
                 self.ends.setdefault(id(e.part), []).append((e, net))
 
     def sources(self, net: Net) -> list[Typed]:
-        typed = net.typed()
-        fixed = any(t.type == "power_out" and not t.pin.rail and not t.pin.is_ground for t in typed)
-        return [t for t in typed if _is_source(t, fixed)]
+        """The net's power sources (worked out once per net: several rules ask)."""
+        found = self._sources.get(id(net))
+        if found is None:
+            typed = net.typed()
+            fixed = any(t.type == "power_out" and not t.pin.rail and not t.pin.is_ground for t in typed)
+            found = self._sources[id(net)] = [t for t in typed if _is_source(t, fixed)]
+        return found
 
     def rail_voltage(self, net: Net) -> float | None:
         """The voltage a supply net carries: its power outputs, else what the wires say."""

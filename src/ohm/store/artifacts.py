@@ -206,6 +206,23 @@ async def list_versions(db: Database, identity: Identity, artifact_id: uuid.UUID
         return [VersionSummary.model_validate(r) for r in await rows_cur.fetchall()]
 
 
+async def list_versions_of(db: Database, identity: Identity, artifact_ids: list[uuid.UUID]
+                           ) -> dict[uuid.UUID, list[VersionSummary]]:
+    """``list_versions`` of several artifacts in one statement (a chat page's whole shelf), by artifact id;
+    artifacts the caller cannot see are absent."""
+    if not artifact_ids:
+        return {}
+    async with db.acting_as(identity) as conn:
+        cur = await conn.execute(
+            f"select v.artifact_id, {SUMMARY_COLUMNS} {VERSION_FROM} where v.artifact_id = any(%s) "
+            "order by v.artifact_id, v.version_number", (artifact_ids,))
+        rows = await cur.fetchall()
+    out: dict[uuid.UUID, list[VersionSummary]] = {}
+    for row in rows:
+        out.setdefault(row.pop("artifact_id"), []).append(VersionSummary.model_validate(row))
+    return out
+
+
 async def get_version(db: Database, identity: Identity, artifact_id: uuid.UUID, version: int) -> ArtifactVersion:
     async with db.acting_as(identity) as conn:
         cur = await conn.execute(

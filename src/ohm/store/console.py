@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from typing import Any
 
 from ohm.auth import Identity
 from ohm.db.session import Database
@@ -66,7 +67,7 @@ async def branch_points(db: Database, identity: Identity, chat_id: uuid.UUID, me
                  from siblings s where s.total > 1 order by s.shown_id, s.n""",
             {"chat": chat_id, "ids": message_ids[:2000]})
         rows = await cur.fetchall()
-    groups: dict[uuid.UUID, list[dict[str, object]]] = {}
+    groups: dict[uuid.UUID, list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault(row["shown_id"], []).append(row)
     out: dict[uuid.UUID, tuple[int, int, uuid.UUID | None, uuid.UUID | None]] = {}
@@ -74,5 +75,5 @@ async def branch_points(db: Database, identity: Identity, chat_id: uuid.UUID, me
         index = next(i for i, m in enumerate(members) if m["id"] == shown)
         previous = members[index - 1]["leaf"] if index > 0 else None
         following = members[index + 1]["leaf"] if index + 1 < len(members) else None
-        out[shown] = (index + 1, len(members), previous, following)  # type: ignore[assignment]
+        out[shown] = (index + 1, len(members), previous, following)
     return out

@@ -28,7 +28,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ohm.api.deps import SESSION_COOKIE, AnyIdentity, Db
+from ohm.api.deps import SESSION_COOKIE, AnyIdentity, Db, session_identity
 from ohm.auth import Identity, InvalidToken, issue_token
 from ohm.models import ArtifactDiff, BomView, Checks, CodeView, WiringView
 from ohm.offload import off_loop
@@ -74,18 +74,6 @@ def same_origin(request: Request) -> bool:
 
 def signed_in(identity: Identity) -> bool:
     return identity.role in ("authenticated", "service_role")
-
-
-async def session_identity(request: Request) -> Identity:
-    """Who the console's cookie says is signed in (for the console's own forms, which check the origin)."""
-    token = request.cookies.get(SESSION_COOKIE)
-    if not token:
-        return Identity.anon()
-    try:
-        identity: Identity = await request.app.state.tokens.verify(token)
-    except InvalidToken:
-        return Identity.anon()
-    return identity
 
 
 def set_session(response: Response, request: Request, token: str, seconds: int) -> None:
@@ -174,7 +162,7 @@ async def chat_page(chat_id: str, identity: AnyIdentity, db: Db,
                                                     limit=PAGE)
         points = await console_store.branch_points(db, identity, chat.id, [m.id for m in branch.items]) \
             if chat.is_branched else {}
-        histories = {a.id: await artifacts_store.list_versions(db, identity, a.id) for a in chat.artifacts}
+        histories = await artifacts_store.list_versions_of(db, identity, [a.id for a in chat.artifacts])
     except (ValueError, NotFound):
         return await page("console_not_found.html", 404, signed_in=signed_in(identity))
     owner = identity.user_id is not None and identity.user_id == chat.user_id
@@ -215,7 +203,7 @@ async def artifact_fragment(chat_id: uuid.UUID, artifact_id: uuid.UUID, identity
     try:
         chat = await chats_store.get_chat(db, identity, chat_id, limit=1)
         artifact = next(a for a in chat.artifacts if a.id == artifact_id)
-        history = await artifacts_store.list_versions(db, identity, artifact_id)
+        history = (await artifacts_store.list_versions_of(db, identity, [artifact_id])).get(artifact_id, [])
     except (NotFound, StopIteration):
         return Response(status_code=404, headers=headers())
     owner = identity.user_id is not None and identity.user_id == chat.user_id
