@@ -64,7 +64,8 @@ def run_command(
     url: ServerUrl = None,
     database: Annotated[str | None, typer.Option(help="Use this existing (e.g. scaled) database.")] = None,
     quick: Annotated[bool, typer.Option(help="Tiny sizes: proves the harness works.")] = False,
-    only: Annotated[str, typer.Option(help="Comma-separated: append,length,load,list")] = "append,length,load,list",
+    only: Annotated[str, typer.Option(help="Comma-separated: append,agents,length,load,list")] = (
+        "append,agents,length,load,list"),
     out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/latest.json"),
     label: Annotated[str, typer.Option(help="A name for this run in the report.")] = "",
 ) -> None:

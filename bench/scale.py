@@ -233,12 +233,15 @@ DERIVE_SQL = [
     """update chats c set title = left(m.content, 80)
          from messages m
         where m.chat_id = c.id and m.sequence_number = 1 and c.title is null""",
-    """update profiles p
-          set message_count = s.n, total_input_tokens = s.tin, total_output_tokens = s.tout, total_cost_usd = s.cost
-         from (select user_id, sum(message_count) as n, sum(total_input_tokens) as tin,
-                      sum(total_output_tokens) as tout, sum(total_cost_usd) as cost
-                 from chats group by user_id) s
-        where p.id = s.user_id""",
+    # A user's totals: one usage slot each (ohm.usage_counters, migration 0014).
+    """insert into ohm.usage_counters (user_id, slot, message_count, total_input_tokens, total_output_tokens,
+                                      total_cost_usd)
+       select user_id, 0, sum(message_count), sum(total_input_tokens), sum(total_output_tokens),
+              sum(total_cost_usd)
+         from chats group by user_id
+       on conflict (user_id, slot) do update
+          set message_count = excluded.message_count, total_input_tokens = excluded.total_input_tokens,
+              total_output_tokens = excluded.total_output_tokens, total_cost_usd = excluded.total_cost_usd""",
 ]
 
 

@@ -44,12 +44,13 @@ class Sizes:
     load_ops: int = 200
     list_chats: int = 10_000
     list_ops: int = 200
+    agent_ops: int = 120           # per writer and round
     warmup: int = 10
 
     @classmethod
     def quick(cls) -> Sizes:
         return cls(append_ops=16, length_points=(10, 50), length_ops=5, load_messages=40, load_ops=5,
-                   list_chats=120, list_ops=5, warmup=1)
+                   list_chats=120, list_ops=5, agent_ops=3, warmup=1)
 
 
 RAW_APPEND = """
@@ -171,7 +172,13 @@ class Bench:
         stats.peak_rss_mb = rss.peak_mb
 
     async def _append_library(self, concurrency: int, per_writer: int) -> None:
-        pairs = self._writers_chats(concurrency)
+        stats = await self._library_writers(self._writers_chats(concurrency), per_writer)
+        self.record(stats)
+
+    async def _library_writers(self, pairs: list[tuple[uuid.UUID, uuid.UUID]], per_writer: int,
+                               target: str = "OHM library", **extra: Any) -> Stats:
+        """One library writer per (user, chat) pair, all at once; the pairs say who shares what."""
+        concurrency = len(pairs)
         async with Database(self.db.app_url, min_size=concurrency, max_size=concurrency) as db:
             def writer(user_id: uuid.UUID, chat_id: uuid.UUID):
                 identity = Identity.user(user_id)
@@ -185,8 +192,36 @@ class Bench:
 
             with RssSampler() as rss:
                 lat, wall = await run_workers([writer(u, c) for u, c in pairs], per_writer, self.sizes.warmup)
-        stats = self.record(summarise("append", "OHM library", lat, wall, concurrency))
+        stats = summarise(extra.pop("name", "append"), target, lat, wall, concurrency, **extra)
         stats.peak_rss_mb = rss.peak_mb
+        return stats
+
+    # --- 1b. many agents, one user --------------------------------------------------------------
+
+    AGENT_SHAPES = {
+        "8 users, 8 chats": (8, 8, 8),       # writers, users, chats
+        "1 user, 8 chats": (8, 1, 8),
+        "1 user, 1 chat": (8, 1, 1),
+        "1 writer, 1 chat": (1, 1, 1),
+    }
+
+    async def agents(self) -> None:
+        """The design's core case: one maker, many agents writing at once, through the library.
+        Each shape beside the others in rotated rounds (120 appends per writer per round)."""
+        rounds = 3
+        per_writer = max(2, self.sizes.agent_ops)
+        shapes = list(self.AGENT_SHAPES)
+        collected: dict[str, list[Stats]] = {}
+        for r in range(rounds):
+            for shape in shapes[r:] + shapes[:r]:
+                writers, users, chats = self.AGENT_SHAPES[shape]
+                user_ids = [self.db.new_user("agent") for _ in range(users)]
+                chat_ids = [self.db.new_chat(user_ids[i % users]) for i in range(chats)]
+                pairs = [(user_ids[i % users], chat_ids[i % chats]) for i in range(writers)]
+                collected.setdefault(shape, []).append(await self._library_writers(
+                    pairs, per_writer, target="OHM library", name="agents", shape=shape))
+        for shape in shapes:
+            self.record(_merge(collected[shape]))
 
     async def _append_http(self, concurrency: int, per_writer: int, workers: int = 1) -> None:
         server = self.servers[workers]
@@ -412,7 +447,7 @@ async def run_all(db: BenchDatabase, server: ServerProcess, sizes: Sizes, only: 
     gc.collect()
     gc.freeze()
     try:
-        for name in ("append", "length", "load", "listing"):
+        for name in ("append", "agents", "length", "load", "listing"):
             if name in only or (name == "listing" and "list" in only):
                 db.settle()
                 await getattr(bench, name)()

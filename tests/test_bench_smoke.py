@@ -71,7 +71,7 @@ def test_scale_generator_fills_a_consistent_database(pg_server):
                                                  order by sequence_number desc limit 1)"""
             ).fetchone()[0]
             assert wrong == 0
-            assert conn.execute("select sum(message_count) from profiles").fetchone()[0] == 2000
+            assert conn.execute("select sum(message_count) from profile_totals").fetchone()[0] == 2000
             gaps = conn.execute(
                 """select count(*) from (select chat_id, count(*) n, max(sequence_number) mx
                                            from messages group by chat_id) s where n <> mx"""

@@ -98,7 +98,8 @@ def test_a_chat_and_its_messages_are_completed_by_the_database(api_target, peopl
     actions = [r["action"] for r in rest.rows(
         "select action from activity_log where chat_id = %s order by id", chat["id"])]
     assert actions == ["chat.created", "message.created", "message.created"]
-    profile = rest.one("select message_count, total_cost_usd from profiles where id = %s", alice.id)
+    # The profile's totals, as computed fields (profiles?select=message_count,total_cost_usd in PostgREST).
+    profile = rest.one("select p.message_count, p.total_cost_usd from profiles p where id = %s", alice.id)
     assert profile["message_count"] >= 2 and profile["total_cost_usd"] >= Decimal("0.1455")
 
 
@@ -168,7 +169,10 @@ FORGERIES = [
     ("a share's views", "update shared_chats set view_count = 1000000 where chat_id = %(chat)s"),
     ("a share's forks", "insert into shared_chats (chat_id, share_token, fork_count) "
                         "values (%(chat)s, 'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 9)"),
-    ("a profile's totals", "update profiles set total_cost_usd = 0, message_count = 0 where id = %(alice)s"),
+    ("a profile's totals", "update ohm.usage_counters set total_cost_usd = 0, message_count = 0 "
+                          "where user_id = %(alice)s"),
+    ("a profile's totals, added", "insert into ohm.usage_counters (user_id, slot, message_count) "
+                                  "values (%(alice)s, 31, -100)"),
     ("a profile's tier", "update profiles set subscription_tier = 'enterprise' where id = %(alice)s"),
     ("the activity log", "insert into activity_log (user_id, action, entity_type) values (%(alice)s, 'x.y', 'chat')"),
     ("a realtime event", "insert into realtime_events (chat_id, user_id, event_seq, kind, entity_id) "
@@ -189,7 +193,7 @@ def test_what_the_database_maintains_cannot_be_forged(api_target, people, what, 
     rest.rows("select share_chat(%s)", chat)
     names = {"chat": chat, "artifact": artifact, "alice": alice.id, "bob": people["bob"].id}
     tables = ("chats", "messages", "artifacts", "artifact_versions", "shared_chats", "profiles", "activity_log",
-              "realtime_events", "attachments")
+              "realtime_events", "attachments", "ohm.usage_counters")
     truth = {t: owner_sql(api_target, f"select md5(coalesce(string_agg(x::text, '|' order by x::text), '')) as h "
                                       f"from {t} x")[0]["h"] for t in tables}
     with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.CheckViolation)):
@@ -427,18 +431,18 @@ def test_a_cost_is_bounded_and_a_fork_copies_no_spend(people):
                   "'acme/home-llm', 5000)", chat)
     rest.rows("insert into messages (chat_id, role, agent_model, input_tokens, cost_usd) "
               "values (%s, 'assistant', 'acme/home-llm', 1000, 999.5)", chat)
-    spend = bob.one("select total_cost_usd, message_count from profiles where id = %s", people["bob"].id)
+    spend = bob.one("select total_cost_usd, message_count from profile_totals where user_id = %s", people["bob"].id)
     fork = bob.one("select * from fork_chat(%s)", chat)
     copied = bob.one("select cost_usd, input_tokens, is_copy from messages where chat_id = %s", fork["id"])
     assert copied == {"cost_usd": Decimal("999.500000"), "input_tokens": 1000, "is_copy": True}
     assert (fork["total_cost_usd"], fork["total_input_tokens"], fork["message_count"]) == (0, 0, 1)
-    after = bob.one("select total_cost_usd, message_count from profiles where id = %s", people["bob"].id)
+    after = bob.one("select total_cost_usd, message_count from profile_totals where user_id = %s", people["bob"].id)
     assert after["total_cost_usd"] == spend["total_cost_usd"], "a fork is nobody's new spend"
     assert after["message_count"] == spend["message_count"] + 1
     assert all(r["key"] != "acme/home-llm" for r in bob.rows("select * from usage_summary('model')"))
     # Deleting copies subtracts nothing that was never counted.
     bob.rows("delete from chats where id = %s", fork["id"])
-    assert bob.one("select total_cost_usd from profiles where id = %s", people["bob"].id)["total_cost_usd"] == \
+    assert bob.one("select p.total_cost_usd from profiles p where id = %s", people["bob"].id)["total_cost_usd"] == \
         spend["total_cost_usd"]
     assert rest.one("select total_cost_usd from chats where id = %s", chat)["total_cost_usd"] == Decimal("999.5")
 
@@ -488,7 +492,7 @@ def test_budgets_for_forks_and_messages(api_target, people):
         assert refused.value.sqlstate == "PT429"
     finally:
         limit("forks_per_hour", old)
-    owned = rest.one("select message_count from profiles where id = %s", alice.id)["message_count"]
+    owned = rest.one("select message_count from profile_totals where user_id = %s", alice.id)["message_count"]
     old = limit("messages_per_user", owned + 1)
     try:
         rest.rows("insert into messages (chat_id, role) values (%s, 'user')", chat)

@@ -31,6 +31,8 @@ OWNER_COLUMN = {
     "code_files": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
     "attachments": "user_id", "shared_chats": "user_id", "chat_forks": "forked_by", "activity_log": "user_id",
     "realtime_events": "user_id", "check_runs": "user_id",
+    # A user's totals: their usage slots and the view that sums them (written by the append triggers only).
+    "ohm.usage_counters": "user_id", "profile_totals": "user_id",
 }
 TABLES = sorted(OWNER_COLUMN)
 # Tables the API roles can reach that belong to nobody, and why they are not in the matrix.
@@ -50,7 +52,11 @@ UPDATE = {
     "circuit_verifications": ("model", "'hacked'"), "datasheet_analyses": ("part_number", "'hacked'"),
     "attachments": ("filename", "'hacked'"), "shared_chats": ("expires_at", "now() + interval '1 day'"),
     "chat_forks": None, "activity_log": None, "realtime_events": None, "check_runs": None,
+    "ohm.usage_counters": None, "profile_totals": None,
 }
+
+# Refusals: no privilege, or a view that cannot be written at all (profile_totals sums rows).
+REFUSED = (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState)
 
 # Tables anon may select from (rows of public chats only).
 ANON_READABLE = {"chats", "messages", "artifacts", "artifact_versions", "attachments", "realtime_events"}
@@ -155,7 +161,7 @@ def test_the_matrix_covers_every_table_a_client_can_reach(api_target):
                   and n.nspname in ('public', 'ohm')
                   and (has_table_privilege('anon', c.oid, 'select,insert,update,delete')
                        or has_table_privilege('authenticated', c.oid, 'select,insert,update,delete'))""")}
-    assert reachable == {f"public.{t}" for t in OWNER_COLUMN} | set(NOT_OWNED)
+    assert reachable == {t if "." in t else f"public.{t}" for t in OWNER_COLUMN} | set(NOT_OWNED)
 
 
 @pytest.mark.parametrize("table", TABLES)
@@ -190,7 +196,7 @@ def test_another_user_cannot_change_or_delete_my_rows(worlds, api_target, table)
         try:
             with acting(api_target.url, bob.identity) as conn:
                 assert conn.execute(statement, (alice.id,)).rowcount == 0
-        except psycopg.errors.InsufficientPrivilege:
+        except REFUSED:
             pass  # no privilege at all is as good as no rows
     assert checksum(api_target.url, table, alice.id) == before
 
@@ -250,6 +256,10 @@ def hostile_inserts(a: dict, b_user: uuid.UUID) -> dict[str, list[tuple[str, tup
                         (B, a["project"])),
                        ("insert into check_runs (user_id, project_id, rules_version) values (%s, %s, 1)",
                         (A, a["project"]))],
+        "ohm.usage_counters": [
+            ("insert into ohm.usage_counters (user_id, slot, message_count) values (%s, 31, 1000)", (A,)),
+            ("insert into ohm.usage_counters (user_id, slot, message_count) values (%s, 31, -1000)", (B,))],
+        "profile_totals": [("insert into profile_totals (user_id, message_count) values (%s, 0)", (A,))],
     }
 
 
@@ -261,7 +271,7 @@ def test_another_user_cannot_write_rows_into_my_data(worlds, api_target, table):
     attempts = hostile_inserts(built["alice"], bob.id)[table]
     assert attempts
     for statement, params in attempts:
-        with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ForeignKeyViolation)):
+        with pytest.raises((*REFUSED, psycopg.errors.ForeignKeyViolation)):
             with acting(api_target.url, bob.identity) as conn:
                 conn.execute(statement, params)
     assert checksum(api_target.url, table, alice.id) == before
@@ -304,7 +314,7 @@ def test_anon_can_write_nothing(worlds, api_target, table):
     for statement in (f"delete from {table} where {owner_column} = %s",
                       f"update {table} set {owner_column} = {owner_column} where {owner_column} = %s",
                       f"insert into {table} ({owner_column}) values (%s)"):
-        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+        with pytest.raises(REFUSED):
             with acting(api_target.url, Identity.anon()) as conn:
                 conn.execute(statement, (carol.id,))
     assert checksum(api_target.url, table, carol.id) == before

@@ -15,8 +15,8 @@ DESIGN_TABLES = {
 
 # Columns the design names, per table.
 DESIGN_COLUMNS = {
-    "profiles": {"id", "email", "display_name", "preferences", "subscription_tier", "message_count",
-                 "total_input_tokens", "total_output_tokens", "total_cost_usd", "created_at", "updated_at"},
+    # The totals (message_count, total_*) are computed fields since 0014: test_usage.py.
+    "profiles": {"id", "email", "display_name", "preferences", "subscription_tier", "created_at", "updated_at"},
     "projects": {"user_id", "name", "description", "goal", "location", "budget_amount", "budget_currency",
                  "requirements", "workflow_steps", "success_metrics", "status", "created_at", "updated_at"},
     "chats": {"id", "user_id", "project_id", "title", "phase", "is_public", "is_archived", "is_pinned",
@@ -242,10 +242,12 @@ def test_public_functions_are_exactly_the_documented_rpc_calls(conn):
             (role,)))
     anyone = ["read_share", "search_all"]
     users = ["fork_chat", "fork_share", "restore_artifact_version", "share_chat", "usage_summary"]
+    # Computed fields of profiles (PostgREST: profiles?select=message_count), not rpc calls.
+    computed = ["message_count", "total_cost_usd", "total_input_tokens", "total_output_tokens"]
     assert callable_by["public"] == []
     assert callable_by["anon"] == anyone
-    assert callable_by["authenticated"] == sorted(anyone + users)
-    assert callable_by["service_role"] == sorted(anyone + users)
+    assert callable_by["authenticated"] == sorted(anyone + users + computed)
+    assert callable_by["service_role"] == sorted(anyone + users + computed)
 
 
 def test_every_check_constraint_has_a_refusal_in_the_table(conn):

@@ -39,7 +39,8 @@ def chat_row(app_url, chat_id) -> dict:
 
 def profile_row(app_url, user) -> dict:
     with acting(app_url, Identity.service()) as conn:
-        return conn.execute("select * from profiles where id = %s", (user.id,)).fetchone()
+        return conn.execute("select p.*, t.* from profiles p join profile_totals t on t.user_id = p.id "
+                            "where p.id = %s", (user.id,)).fetchone()
 
 
 def test_new_auth_user_gets_a_profile_with_display_name(user, app_url):
@@ -127,9 +128,16 @@ def test_counters_are_not_writable_by_users(user, app_url):
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         with acting(app_url, user.identity) as conn:
             conn.execute("update chats set message_count = 99 where id = %s", (chat,))
-    with pytest.raises(psycopg.errors.InsufficientPrivilege):
-        with acting(app_url, user.identity) as conn:
-            conn.execute("update profiles set total_cost_usd = 0 where id = %s", (user.id,))
+    add_message(app_url, user, chat, role="assistant", input_tokens=10)
+    for statement in ("update ohm.usage_counters set total_cost_usd = 0, message_count = 0",
+                      "insert into ohm.usage_counters (user_id, slot, message_count) values (%(u)s, 1, -5)",
+                      "select ohm.add_usage(%(u)s, -1, -10, 0, 0)",
+                      "update profile_totals set message_count = 0",
+                      "delete from ohm.usage_counters"):
+        with pytest.raises((psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectNotInPrerequisiteState)):
+            with acting(app_url, user.identity) as conn:
+                conn.execute(statement, {"u": user.id})
+    assert (profile_row(app_url, user)["message_count"], profile_row(app_url, user)["total_input_tokens"]) == (1, 10)
     with pytest.raises(psycopg.errors.InsufficientPrivilege):
         add_message(app_url, user, chat, sequence_number=999)
     # Even the service role cannot choose a number: the trigger hands it out.
@@ -137,7 +145,7 @@ def test_counters_are_not_writable_by_users(user, app_url):
         row = conn.execute(
             """insert into messages (chat_id, user_id, role, content, sequence_number)
                values (%s, %s, 'user', 'x', 999) returning sequence_number""", (chat, user.id)).fetchone()
-    assert row["sequence_number"] == 1
+    assert row["sequence_number"] == 2
 
 
 def test_sequence_numbers_are_gap_free_under_concurrent_writers(user, app_url):

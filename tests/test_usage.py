@@ -127,7 +127,7 @@ def test_counters_stay_exact_under_concurrency_and_deletes(http, user, app_url, 
         truth = conn.execute("""select count(*) as n, sum(input_tokens) as i, sum(output_tokens) as o,
                                        sum(cost_usd) as c from messages where user_id = %s""", (user.id,)).fetchone()
         profile = conn.execute("""select message_count, total_input_tokens, total_output_tokens, total_cost_usd
-                                    from profiles where id = %s""", (user.id,)).fetchone()
+                                    from profile_totals where user_id = %s""", (user.id,)).fetchone()
         per_chat = conn.execute(
             """select bool_and(c.message_count = s.n and c.total_cost_usd = s.cost) as exact from chats c
                  join (select chat_id, count(*) as n, sum(cost_usd) as cost from messages group by chat_id) s
@@ -140,7 +140,7 @@ def test_counters_stay_exact_under_concurrency_and_deletes(http, user, app_url, 
     with acting(app_url, Identity.service()) as conn:
         left = conn.execute("select count(*) as n, sum(cost_usd) as c from messages where user_id = %s",
                             (user.id,)).fetchone()
-        profile = conn.execute("select message_count, total_cost_usd from profiles where id = %s",
+        profile = conn.execute("select message_count, total_cost_usd from profile_totals where user_id = %s",
                                (user.id,)).fetchone()
     assert (profile["message_count"], profile["total_cost_usd"]) == (left["n"], left["c"]) and left["n"] == 72
 

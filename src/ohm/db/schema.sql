@@ -75,6 +75,17 @@ table ohm.share_views (
   constraint share_views_pkey PRIMARY KEY (share_id, day, visitor),
   constraint share_views_visitor_check CHECK ((char_length(visitor) <= 64))
 )  -- row level security, forced
+table ohm.usage_counters (  -- A user's message, token and cost totals in up to 32 slots (writing backend pid mod 32); the total is the sum.
+  user_id uuid not null,
+  slot smallint not null,
+  message_count bigint default 0 not null,
+  total_input_tokens bigint default 0 not null,
+  total_output_tokens bigint default 0 not null,
+  total_cost_usd numeric(16,6) default 0 not null,
+  constraint usage_counters_pkey PRIMARY KEY (user_id, slot),
+  constraint usage_counters_slot_check CHECK (((slot >= 0) AND (slot <= 31))),
+  constraint usage_counters_user_id_fkey FOREIGN KEY (user_id) REFERENCES profiles(id) ON DELETE CASCADE
+)  -- row level security, forced
 table public.activity_log (  -- Append-only log of important actions (actor, action, entity, context); UPDATE refused, DELETE only by retention.
   id bigint generated always as identity not null,
   user_id uuid,
@@ -506,22 +517,14 @@ table public.profiles (  -- One row per auth user (same id), created by a trigge
   avatar_url text,
   preferences jsonb default '{}'::jsonb not null,
   subscription_tier subscription_tier default 'free'::subscription_tier not null,
-  message_count bigint default 0 not null,
-  total_input_tokens bigint default 0 not null,
-  total_output_tokens bigint default 0 not null,
-  total_cost_usd numeric(16,6) default 0 not null,
   created_at timestamp with time zone default now() not null,
   updated_at timestamp with time zone default now() not null,
   constraint profiles_avatar_url_check CHECK ((char_length(avatar_url) <= 2048)),
   constraint profiles_display_name_check CHECK ((char_length(display_name) <= 200)),
   constraint profiles_id_fkey FOREIGN KEY (id) REFERENCES auth.users(id) ON DELETE CASCADE,
-  constraint profiles_message_count_check CHECK ((message_count >= 0)),
   constraint profiles_pkey PRIMARY KEY (id),
   constraint profiles_preferences_check CHECK (((jsonb_typeof(preferences) = 'object'::text) AND (octet_length((preferences)::text) <= 65536))),
-  constraint profiles_preferences_depth CHECK ((NOT jsonb_path_exists(preferences, '$.**{65}'::jsonpath))),
-  constraint profiles_total_cost_usd_check CHECK ((total_cost_usd >= (0)::numeric)),
-  constraint profiles_total_input_tokens_check CHECK ((total_input_tokens >= 0)),
-  constraint profiles_total_output_tokens_check CHECK ((total_output_tokens >= 0))
+  constraint profiles_preferences_depth CHECK ((NOT jsonb_path_exists(preferences, '$.**{65}'::jsonpath)))
 )  -- row level security, forced
 table public.projects (  -- A hardware project: goal, location, budget, requirements, workflow; many chats.
   id uuid default gen_random_uuid() not null,
@@ -663,6 +666,21 @@ CREATE INDEX idx_realtime_events_user ON public.realtime_events USING btree (use
 CREATE INDEX idx_shared_chats_chat ON public.shared_chats USING btree (chat_id, created_at DESC);
 CREATE INDEX idx_shared_chats_up_to ON public.shared_chats USING btree (chat_id, up_to_message_id) WHERE (up_to_message_id IS NOT NULL);
 CREATE INDEX idx_shared_chats_user ON public.shared_chats USING btree (user_id);
+
+-- === views ===============================================================================================
+view public.profile_totals as
+ SELECT p.id AS user_id,
+    COALESCE(t.message_count, 0::numeric)::bigint AS message_count,
+    COALESCE(t.total_input_tokens, 0::numeric)::bigint AS total_input_tokens,
+    COALESCE(t.total_output_tokens, 0::numeric)::bigint AS total_output_tokens,
+    COALESCE(t.total_cost_usd, 0::numeric)::numeric(16,6) AS total_cost_usd
+   FROM profiles p
+     CROSS JOIN LATERAL ( SELECT sum(u.message_count) AS message_count,
+            sum(u.total_input_tokens) AS total_input_tokens,
+            sum(u.total_output_tokens) AS total_output_tokens,
+            sum(u.total_cost_usd) AS total_cost_usd
+           FROM ohm.usage_counters u
+          WHERE u.user_id = p.id) t;
 
 -- === functions ===========================================================================================
 CREATE OR REPLACE FUNCTION auth.email()
@@ -820,6 +838,35 @@ begin
     end if;
   end case;
   return null;
+end
+$function$;
+-- owner: ohm_definer
+CREATE OR REPLACE FUNCTION ohm.add_usage(p_user uuid, p_messages bigint, p_input bigint, p_output bigint, p_cost numeric)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  s smallint := (pg_catalog.pg_backend_pid() % 32)::smallint;
+begin
+  update ohm.usage_counters u
+     set message_count       = u.message_count + p_messages,
+         total_input_tokens  = u.total_input_tokens + p_input,
+         total_output_tokens = u.total_output_tokens + p_output,
+         total_cost_usd      = u.total_cost_usd + p_cost
+   where u.user_id = p_user and u.slot = s;
+  if not found then
+    insert into ohm.usage_counters as u
+      (user_id, slot, message_count, total_input_tokens, total_output_tokens, total_cost_usd)
+    select p_user, s, p_messages, p_input, p_output, p_cost
+     where exists (select 1 from public.profiles p where p.id = p_user)
+    on conflict (user_id, slot) do update
+       set message_count       = u.message_count + excluded.message_count,
+           total_input_tokens  = u.total_input_tokens + excluded.total_input_tokens,
+           total_output_tokens = u.total_output_tokens + excluded.total_output_tokens,
+           total_cost_usd      = u.total_cost_usd + excluded.total_cost_usd;
+  end if;
 end
 $function$;
 -- owner: ohm_definer
@@ -1151,6 +1198,7 @@ AS $function$
 declare
   gone record;
   next record;
+  spent record;
 begin
   update public.chats c
      set message_count       = greatest(c.message_count - d.n, 0),
@@ -1165,17 +1213,17 @@ begin
                  array_agg(id) as ids
             from old_rows group by chat_id) d
    where c.id = d.chat_id;
-  update public.profiles p
-     set message_count       = greatest(p.message_count - d.n, 0),
-         total_input_tokens  = greatest(p.total_input_tokens - d.input_tokens, 0),
-         total_output_tokens = greatest(p.total_output_tokens - d.output_tokens, 0),
-         total_cost_usd      = greatest(p.total_cost_usd - d.cost_usd, 0)
-    from (select user_id, count(*) as n,
-                 coalesce(sum(input_tokens) filter (where not is_copy), 0) as input_tokens,
-                 coalesce(sum(output_tokens) filter (where not is_copy), 0) as output_tokens,
-                 coalesce(sum(cost_usd) filter (where not is_copy), 0) as cost_usd
-            from old_rows group by user_id) d
-   where p.id = d.user_id;
+  for spent in
+    select user_id, count(*) as n,
+           coalesce(sum(input_tokens) filter (where not is_copy), 0) as input_tokens,
+           coalesce(sum(output_tokens) filter (where not is_copy), 0) as output_tokens,
+           coalesce(sum(cost_usd) filter (where not is_copy), 0) as cost_usd
+      from old_rows
+     where exists (select 1 from public.profiles p where p.id = old_rows.user_id)
+     group by user_id
+  loop
+    perform ohm.add_usage(spent.user_id, -spent.n, -spent.input_tokens, -spent.output_tokens, -spent.cost_usd);
+  end loop;
   for gone in
     select distinct on (o.chat_id) o.chat_id, o.id, o.sequence_number,
            count(*) over (partition by o.chat_id) as n
@@ -1224,11 +1272,8 @@ begin
          total_output_tokens = c.total_output_tokens + new.output_tokens - old.output_tokens,
          total_cost_usd      = c.total_cost_usd + coalesce(new.cost_usd, 0) - coalesce(old.cost_usd, 0)
    where c.id = new.chat_id;
-  update public.profiles p
-     set total_input_tokens  = p.total_input_tokens + new.input_tokens - old.input_tokens,
-         total_output_tokens = p.total_output_tokens + new.output_tokens - old.output_tokens,
-         total_cost_usd      = p.total_cost_usd + coalesce(new.cost_usd, 0) - coalesce(old.cost_usd, 0)
-   where p.id = new.user_id;
+  perform ohm.add_usage(new.user_id, 0, new.input_tokens - old.input_tokens, new.output_tokens - old.output_tokens,
+                        coalesce(new.cost_usd, 0) - coalesce(old.cost_usd, 0));
   return null;
 end
 $function$;
@@ -1305,13 +1350,17 @@ begin
       using errcode = 'foreign_key_violation';
   end if;
   new.sequence_number := seq;
-  update public.profiles p
-     set message_count       = p.message_count + 1,
-         total_input_tokens  = p.total_input_tokens + counted_in,
-         total_output_tokens = p.total_output_tokens + counted_out,
-         total_cost_usd      = p.total_cost_usd + counted_cost
-   where p.id = new.user_id
-  returning p.message_count into owned;
+  -- ohm.add_usage, in place (the append path)
+  update ohm.usage_counters u
+     set message_count       = u.message_count + 1,
+         total_input_tokens  = u.total_input_tokens + counted_in,
+         total_output_tokens = u.total_output_tokens + counted_out,
+         total_cost_usd      = u.total_cost_usd + counted_cost
+   where u.user_id = new.user_id and u.slot = (pg_catalog.pg_backend_pid() % 32)::smallint;
+  if not found then
+    perform ohm.add_usage(new.user_id, 1, counted_in, counted_out, counted_cost);
+  end if;
+  owned := (select sum(u.message_count) from ohm.usage_counters u where u.user_id = new.user_id);
   if owned > (select l.value from ohm.limits l where l.name = 'messages_per_user') then
     raise exception 'message budget reached: % messages per user', owned - 1
       using errcode = 'PT413', hint = 'delete old chats, or raise ohm.limits.messages_per_user';
@@ -1872,6 +1921,12 @@ begin
                         fork_share.token);
 end
 $function$;
+CREATE OR REPLACE FUNCTION public.message_count(profiles)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$ select coalesce(sum(u.message_count), 0)::bigint from ohm.usage_counters u where u.user_id = $1.id $function$;
 CREATE OR REPLACE FUNCTION public.read_share(token text, after_sequence integer DEFAULT 0, max_messages integer DEFAULT 200)
  RETURNS jsonb
  LANGUAGE plpgsql
@@ -2100,6 +2155,26 @@ begin
   return result;
 end
 $function$;
+CREATE OR REPLACE FUNCTION public.total_cost_usd(profiles)
+ RETURNS numeric
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(sum(u.total_cost_usd), 0)::numeric(16, 6) from ohm.usage_counters u where u.user_id = $1.id
+$function$;
+CREATE OR REPLACE FUNCTION public.total_input_tokens(profiles)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$ select coalesce(sum(u.total_input_tokens), 0)::bigint from ohm.usage_counters u where u.user_id = $1.id $function$;
+CREATE OR REPLACE FUNCTION public.total_output_tokens(profiles)
+ RETURNS bigint
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$ select coalesce(sum(u.total_output_tokens), 0)::bigint from ohm.usage_counters u where u.user_id = $1.id $function$;
 CREATE OR REPLACE FUNCTION public.usage_summary(group_by text DEFAULT 'agent'::text, since timestamp with time zone DEFAULT NULL::timestamp with time zone, until timestamp with time zone DEFAULT NULL::timestamp with time zone, chat_id uuid DEFAULT NULL::uuid, project_id uuid DEFAULT NULL::uuid, role text DEFAULT NULL::text, for_user uuid DEFAULT NULL::uuid)
  RETURNS SETOF usage_row
  LANGUAGE plpgsql
@@ -2215,6 +2290,11 @@ policy realtime_watch_definer on ohm.realtime_watch permissive for all to ohm_de
 policy share_views_definer on ohm.share_views permissive for all to ohm_definer
   using (true)
   with check (true)
+policy usage_counters_definer on ohm.usage_counters permissive for all to ohm_definer
+  using (true)
+  with check (true)
+policy usage_counters_select_own on ohm.usage_counters permissive for select to authenticated
+  using ((user_id = ( SELECT auth.uid() AS uid)))
 policy activity_log_definer_insert on public.activity_log permissive for insert to ohm_definer
   with check (true)
 policy activity_log_owner_select on public.activity_log permissive for select to authenticated
@@ -2405,6 +2485,9 @@ grant SELECT on ohm.limits to service_role
 grant DELETE, INSERT, SELECT, UPDATE on ohm.login_codes to service_role
 grant DELETE, INSERT, SELECT, UPDATE on ohm.realtime_watch to ohm_definer
 grant DELETE, INSERT, SELECT on ohm.share_views to ohm_definer
+grant SELECT on ohm.usage_counters to authenticated
+grant INSERT, SELECT, UPDATE on ohm.usage_counters to ohm_definer
+grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on ohm.usage_counters to service_role
 grant SELECT on public.activity_log to authenticated
 grant INSERT on public.activity_log to ohm_definer
 grant DELETE, INSERT, SELECT on public.activity_log to service_role
@@ -2451,6 +2534,8 @@ grant SELECT on public.part_library to ohm_definer
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.part_library to service_role
 grant DELETE, SELECT, UPDATE on public.parts to authenticated
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.parts to service_role
+grant SELECT on public.profile_totals to authenticated
+grant SELECT on public.profile_totals to service_role
 grant SELECT on public.profiles to authenticated
 grant INSERT, SELECT, UPDATE on public.profiles to ohm_definer
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.profiles to service_role
@@ -2488,6 +2573,7 @@ grant execute on function auth.jwt() to PUBLIC, anon, authenticated, service_rol
 grant execute on function auth.role() to PUBLIC, anon, authenticated, service_role
 grant execute on function auth.uid() to PUBLIC, anon, authenticated, service_role
 grant execute on function ohm.activity_trigger() to ohm_definer
+grant execute on function ohm.add_usage(p_user uuid, p_messages bigint, p_input bigint, p_output bigint, p_cost numeric) to ohm_definer
 grant execute on function ohm.append_message(p_role text, p_claims text, p_chat_id uuid, p_parent_given boolean, p_parent_id uuid, p_message_role message_role, p_content text, p_content_json jsonb, p_agent_name text, p_agent_model text, p_agent_icon text, p_intent agent_intent, p_input_tokens integer, p_output_tokens integer, p_cost_usd numeric, p_latency_ms integer, p_metadata jsonb) to ohm_authenticator
 grant execute on function ohm.artifact_versions_before_insert() to ohm_definer
 grant execute on function ohm.attachments_event() to ohm_definer
@@ -2523,10 +2609,14 @@ grant execute on function ohm.watch_chats(p_chats uuid[], p_seconds integer) to 
 grant execute on function ohm.write_fork(p_title text, p_messages jsonb, p_artifacts jsonb, p_original uuid, p_fork_point uuid, p_share_token text) to authenticated, service_role
 grant execute on function public.fork_chat(chat_id uuid, message_id uuid) to authenticated, service_role
 grant execute on function public.fork_share(token text, message_id uuid) to authenticated, service_role
+grant execute on function public.message_count(profiles) to authenticated, service_role
 grant execute on function public.read_share(token text, after_sequence integer, max_messages integer) to anon, authenticated, service_role
 grant execute on function public.restore_artifact_version(artifact_id uuid, version integer) to authenticated, service_role
 grant execute on function public.search_all(q text, types text[], project_id uuid, chat_id uuid, agent text, intent text, role text, since timestamp with time zone, until timestamp with time zone, for_user uuid, max_results integer, after_rank double precision, after_created_at timestamp with time zone, after_id uuid) to anon, authenticated, service_role
 grant execute on function public.share_chat(chat_id uuid, up_to_message_id uuid, expires_at timestamp with time zone) to authenticated, service_role
+grant execute on function public.total_cost_usd(profiles) to authenticated, service_role
+grant execute on function public.total_input_tokens(profiles) to authenticated, service_role
+grant execute on function public.total_output_tokens(profiles) to authenticated, service_role
 grant execute on function public.usage_summary(group_by text, since timestamp with time zone, until timestamp with time zone, chat_id uuid, project_id uuid, role text, for_user uuid) to authenticated, service_role
 
 -- === rows of ohm.limits ==================================================================================

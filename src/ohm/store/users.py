@@ -36,10 +36,12 @@ class Profile(BaseModel):
     created_at: datetime
 
 
+# The totals are the sum of the user's usage slots (migration 0014), read in the same snapshot.
 PROFILE_COLUMNS = """
-    id, email, display_name, subscription_tier::text as subscription_tier, message_count,
-    total_input_tokens, total_output_tokens, total_cost_usd, created_at
+    p.id, p.email, p.display_name, p.subscription_tier::text as subscription_tier, t.message_count,
+    t.total_input_tokens, t.total_output_tokens, t.total_cost_usd, p.created_at
 """
+PROFILES = "public.profiles p join public.profile_totals t on t.user_id = p.id"
 
 
 def normalise_email(email: str) -> str:
@@ -62,7 +64,7 @@ async def create_user(db: Database, email: str, display_name: str | None = None)
             user_id = (await first(cur))["id"]
         except errors.UniqueViolation:
             raise Conflict(f"a user with email {email} already exists") from None
-        cur = await conn.execute(f"select {PROFILE_COLUMNS} from public.profiles where id = %s", (user_id,))
+        cur = await conn.execute(f"select {PROFILE_COLUMNS} from {PROFILES} where p.id = %s", (user_id,))
         return Profile.model_validate(await cur.fetchone())
 
 
@@ -74,10 +76,10 @@ async def find_user(db: Database, key: str) -> Profile | None:
         user_id = None
     async with db.acting_as(Identity.service()) as conn:
         if user_id is not None:
-            cur = await conn.execute(f"select {PROFILE_COLUMNS} from public.profiles where id = %s", (user_id,))
+            cur = await conn.execute(f"select {PROFILE_COLUMNS} from {PROFILES} where p.id = %s", (user_id,))
         else:
             cur = await conn.execute(
-                f"select {PROFILE_COLUMNS} from public.profiles where lower(email) = lower(%s)",
+                f"select {PROFILE_COLUMNS} from {PROFILES} where lower(p.email) = lower(%s)",
                 (key.strip(),),
             )
         row = await cur.fetchone()
