@@ -871,31 +871,35 @@ end
 $function$;
 -- owner: ohm_definer
 CREATE OR REPLACE FUNCTION ohm.append_message(p_role text, p_claims text, p_chat_id uuid, p_parent_given boolean, p_parent_id uuid, p_message_role message_role, p_content text, p_content_json jsonb, p_agent_name text, p_agent_model text, p_agent_icon text, p_intent agent_intent, p_input_tokens integer, p_output_tokens integer, p_cost_usd numeric, p_latency_ms integer, p_metadata jsonb)
- RETURNS TABLE(id uuid, chat_id uuid, parent_id uuid, sequence_number integer, role text, content text, content_json jsonb, agent_name text, agent_model text, agent_icon text, intent text, input_tokens integer, output_tokens integer, cost_usd numeric, latency_ms integer, metadata jsonb, created_at timestamp with time zone)
+ RETURNS TABLE(id uuid, parent_id uuid, sequence_number integer, cost_usd numeric, created_at timestamp with time zone)
  LANGUAGE plpgsql
  SET search_path TO ''
 AS $function$
+declare
+  owner uuid;
 begin
   if p_role not in ('authenticated', 'service_role') then
     raise exception 'role % may not append messages', p_role using errcode = 'insufficient_privilege';
   end if;
   perform set_config('role', p_role, true);
   perform set_config('request.jwt.claims', p_claims, true);
+  if p_role = 'authenticated' then
+    owner := nullif(p_claims::jsonb ->> 'sub', '')::uuid;
+  else
+    select c.user_id into owner from public.chats c where c.id = p_chat_id;
+    if not found then
+      raise exception 'chat % does not exist', p_chat_id using errcode = 'foreign_key_violation';
+    end if;
+  end if;
   return query
-    with chat as (
-      select c.id, c.user_id, c.current_leaf_id from public.chats c where c.id = p_chat_id for update
-    )
     insert into public.messages as m
       (chat_id, user_id, parent_id, role, content, content_json, agent_name, agent_model, agent_icon, intent,
        input_tokens, output_tokens, cost_usd, latency_ms, metadata)
-    select chat.id, chat.user_id,
-           case when p_parent_given then p_parent_id else chat.current_leaf_id end,
-           p_message_role, p_content, p_content_json, p_agent_name, p_agent_model, p_agent_icon, p_intent,
-           p_input_tokens, p_output_tokens, p_cost_usd, p_latency_ms, p_metadata
-      from chat
-    returning m.id, m.chat_id, m.parent_id, m.sequence_number, m.role::text, m.content, m.content_json,
-              m.agent_name, m.agent_model, m.agent_icon, m.intent::text, m.input_tokens, m.output_tokens,
-              m.cost_usd, m.latency_ms, m.metadata, m.created_at;
+    values (p_chat_id, owner,
+            case when p_parent_given then p_parent_id else '00000000-0000-0000-0000-000000000000'::uuid end,
+            p_message_role, p_content, p_content_json, p_agent_name, p_agent_model, p_agent_icon, p_intent,
+            p_input_tokens, p_output_tokens, p_cost_usd, p_latency_ms, p_metadata)
+    returning m.id, m.parent_id, m.sequence_number, m.cost_usd, m.created_at;
 end
 $function$;
 CREATE OR REPLACE FUNCTION ohm.artifact_versions_before_insert()

@@ -145,10 +145,6 @@ def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
     return fields_of(tuple(row[name] for name in FIELDS))
 
 
-def message_from_row(row: Mapping[str, Any]) -> Message:
-    return Message.model_validate(message_fields(row))
-
-
 def message_dicts(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Rows as tuples in COLUMNS order (the fast path: no dict rows from psycopg) as ``Message``'s fields."""
     return [fields_of(row) for row in rows]
@@ -205,7 +201,17 @@ async def append_message(db: Database, identity: Identity, chat_id: uuid.UUID, d
             raise NotFound(NOT_FOUND) from None
     if row is None:
         raise NotFound(NOT_FOUND)
-    return message_from_row(row)
+    # The database sends back only what it decided (migration 0015); the rest is what was sent.
+    return Message.model_validate({
+        "id": row["id"], "parent_id": row["parent_id"], "sequence_number": row["sequence_number"],
+        "role": data.role, "content": data.content, "content_json": data.content_json,
+        "agent": {"name": agent.name, "model": agent.model, "icon": agent.icon} if agent else None,
+        "intent": data.intent,
+        "usage": {"input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens,
+                  "cost_usd": row["cost_usd"]},
+        "latency_ms": data.latency_ms, "metadata": data.metadata or {}, "created_at": row["created_at"],
+        "chat_id": chat_id,
+    })
 
 
 async def list_messages(
