@@ -22,7 +22,7 @@ from fastapi import FastAPI, Request
 
 from ohm import __version__
 from ohm.api.errors import install_error_handlers, problem_openapi
-from ohm.api.limits import BodyLimits, ProblemJson413, PublicReadLimit, WriteRateLimit
+from ohm.api.limits import BodyLimit, PublicReadLimit, WriteRateLimit
 from ohm.api.realtime import Hub
 from ohm.api.signing_keys import SigningKeys
 from ohm.auth import TokenCache
@@ -134,13 +134,11 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     install_offline_docs(app)
     install_error_handlers(app)
     problem_openapi(app)
-    # Starlette's limiter inside (per route: uploads stream up to the upload limit, plus the multipart
-    # envelope), the problem+json rewrite of its 413 around it.
+    # Per route: uploads stream up to the upload limit, plus the multipart envelope.
     from ohm.api.routes.files import UPLOAD_PATH
 
-    app.add_middleware(BodyLimits, default=settings.max_body_bytes,
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
                        larger={("POST", UPLOAD_PATH): settings.max_upload_bytes + 64 * 1024})
-    app.add_middleware(ProblemJson413)
     rate = parse_rate(settings.rate_limit_writes)
     if rate is not None:
         app.add_middleware(WriteRateLimit, rate=rate, burst=settings.rate_limit_burst)

@@ -1,10 +1,10 @@
 """Request body limits, and the per-token write rate limit.
 
-Starlette's ``RequestBodyLimitMiddleware`` enforces the limit while the body
-streams in (routes may set their own ``max_body_size``).  When the client
-*declares* a too-large Content-Length, Starlette answers with a plain-text 413
-of its own; this middleware, placed around it, turns that answer into the
-problem+json every other error uses.
+One middleware holds every request body to its route's limit: a declared Content-Length over it is
+answered at once (problem+json 413, the body never read, the route never run); a body that streams in
+is counted as it arrives and stops at the limit with an HTTP 413 that the app's error handler turns into
+the same problem+json.  (It replaced three layers -- Starlette's limiter, a per-route switch around it and
+a rewrite of its plain-text 413 -- that every request went through.)
 """
 
 from __future__ import annotations
@@ -14,63 +14,61 @@ import math
 import time
 from collections import OrderedDict
 
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ohm.api.errors import PROBLEM_JSON
 
+TOO_LARGE = (b'{"type":"urn:ohm:problem:content-too-large","title":"Content too large","status":413,'
+             b'"detail":"the request body is larger than this endpoint accepts"}')
 
-class BodyLimits:
+
+class BodyTooLarge(HTTPException):
+    def __init__(self) -> None:
+        super().__init__(status_code=413, detail="the request body is larger than this endpoint accepts")
+
+
+def declared_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+    for name, value in headers:
+        if name == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None
+
+
+class BodyLimit:
     """One request body limit per route: uploads may be as large as the upload limit, everything else is
-    held to the general limit. (Wrapping the upload route in a larger limit inside the app-wide one did
-    not work: the outer, smaller limit answered first.)"""
+    held to the general limit."""
 
     def __init__(self, app: ASGIApp, default: int, larger: dict[tuple[str, str], int]) -> None:
-        self.default = RequestBodyLimitMiddleware(app, max_body_size=default)
-        self.larger = {key: RequestBodyLimitMiddleware(app, max_body_size=size) for key, size in larger.items()}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            route = self.larger.get((scope["method"], scope["path"]))
-            if route is not None:
-                await route(scope, receive, send)
-                return
-        await self.default(scope, receive, send)
-
-
-class ProblemJson413:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+        self.app, self.default, self.larger = app, default, larger
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        rewriting = False
+        limit = self.larger.get((scope["method"], scope["path"]), self.default)
+        declared = declared_length(scope["headers"])
+        if declared is not None and declared > limit:
+            await send({"type": "http.response.start", "status": 413,
+                        "headers": [(b"content-type", PROBLEM_JSON.encode()),
+                                    (b"content-length", str(len(TOO_LARGE)).encode()), (b"connection", b"close")]})
+            await send({"type": "http.response.body", "body": TOO_LARGE})
+            return
+        received = 0
 
-        async def rewrite(message: Message) -> None:
-            nonlocal rewriting
-            if message["type"] == "http.response.start" and message["status"] == 413:
-                headers = dict(message.get("headers") or [])
-                if headers.get(b"content-type", b"").startswith(b"text/plain"):
-                    rewriting = True
-                    return
-            if rewriting and message["type"] == "http.response.body":
-                body = json.dumps({
-                    "type": "urn:ohm:problem:content-too-large",
-                    "title": "Content too large",
-                    "status": 413,
-                    "detail": "the request body is larger than this endpoint accepts",
-                }).encode()
-                await send({"type": "http.response.start", "status": 413,
-                            "headers": [(b"content-type", PROBLEM_JSON.encode()),
-                                        (b"content-length", str(len(body)).encode())]})
-                await send({"type": "http.response.body", "body": body})
-                rewriting = False
-                return
-            await send(message)
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLarge()
+            return message
 
-        await self.app(scope, receive, rewrite)
+        await self.app(scope, limited, send)
 
 
 # --- per-token write rate limit --------------------------------------------------------------------------
