@@ -9,6 +9,7 @@ source passed in (``ohm.api.signing_keys.SigningKeys``).
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 import uuid
@@ -52,7 +53,12 @@ class Identity:
         return cls("authenticated", uid, {"sub": str(uid), "role": "authenticated", **claims})
 
     def claims_json(self) -> str:
-        """What the database sees as ``request.jwt.claims``."""
+        """What the database sees as ``request.jwt.claims`` (written once per identity: a verified token's
+        identity is cached and sent with every statement)."""
+        return self._claims_json
+
+    @functools.cached_property
+    def _claims_json(self) -> str:
         claims = dict(self.claims)
         claims["role"] = self.role
         if self.user_id is not None:
