@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import gc
 import json
 import uuid
 from collections.abc import Iterator
@@ -205,3 +206,21 @@ def json_bytes(document: Any) -> bytes:
     except TypeError:  # orjson stops at 255 levels: a row from before the depth limit
         return orjson.dumps(cap_depth(document, MAX_JSON_DEPTH + 8), default=_json_default,
                             option=orjson.OPT_UTC_Z)
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """No garbage collection while a page of rows becomes objects.
+
+    A 1,000-message chat is ~4,000 new dicts and models and not one reference cycle, yet every 700
+    allocations start a collection, and some of them walk every object of the process: in a process
+    holding a few hundred MB that took longer than building the models (measured: 34 ms -> 20 ms for
+    one page).  The pause covers one synchronous call; collection resumes right after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -22,7 +22,15 @@ from pydantic import TypeAdapter
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import Message, MessageCreate, MessageDetail, MessagePage, Usage
-from ohm.store._common import KiB, MiB, check_json_size, check_text_size, database_errors, json_bytes
+from ohm.store._common import (
+    KiB,
+    MiB,
+    check_json_size,
+    check_text_size,
+    collector_paused,
+    database_errors,
+    json_bytes,
+)
 from ohm.store.errors import Invalid, NotFound
 
 CONTENT_LIMIT = 1 * MiB
@@ -147,12 +155,14 @@ def message_fields(row: Mapping[str, Any]) -> dict[str, Any]:
 
 def message_dicts(rows: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
     """Rows as tuples in COLUMNS order (the fast path: no dict rows from psycopg) as ``Message``'s fields."""
-    return [fields_of(row) for row in rows]
+    with collector_paused():
+        return [fields_of(row) for row in rows]
 
 
 def messages_from_tuples(rows: list[tuple[Any, ...]]) -> list[Message]:
     """Many rows (tuples in COLUMNS order) in one pydantic call: one trip into its Rust core."""
-    return MESSAGE_LIST.validate_python(message_dicts(rows))
+    with collector_paused():
+        return MESSAGE_LIST.validate_python([fields_of(row) for row in rows])
 
 
 def validate_message(data: MessageCreate) -> None:
