@@ -45,6 +45,10 @@ def goals(results: list[dict]) -> list[dict[str, Any]]:
         if c == 8 and raw and wrk:
             v = ratio(wrk["throughput"], raw["throughput"])
             add("append, 8 connections: HTTP (wrk) / raw throughput", v, ">= 0.6", v is not None and v >= 0.6)
+        wrk2 = find(results, "append", "OHM HTTP, 2 workers (wrk load)", concurrency=c)
+        if c == 8 and raw and wrk2:
+            v = ratio(wrk2["throughput"], raw["throughput"])
+            add("append, 8 connections: HTTP with --workers 2 (wrk) / raw throughput", v, "(reported)", None)
         if c == 8 and raw and http:
             v = ratio(http["throughput"], raw["throughput"])
             add("append, 8 clients: HTTP (Python client) / raw throughput", v, "(reported)", None)

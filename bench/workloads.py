@@ -95,7 +95,7 @@ class Bench:
     async def append(self) -> None:
         """Each target in turn, in several rounds with the order rotated, so that drift on a shared
         machine (autovacuum, caches, neighbours) spreads over all targets instead of one."""
-        targets = ["raw", "library", "http", "http2", "wrk", "langchain"]
+        targets = ["raw", "library", "http", "http2", "wrk", "wrk2", "langchain"]
         rounds = 3
         for concurrency in (1, 8):
             per_writer = max(1, self.sizes.append_ops // concurrency // rounds)
@@ -110,13 +110,21 @@ class Bench:
                 if collected.get(target):
                     self.record(_merge(collected[target]))
 
-    async def _append_wrk(self, concurrency: int, per_writer: int) -> None:
+    async def _append_wrk2(self, concurrency: int, per_writer: int) -> None:
+        """The same with `ohm serve --workers 2`."""
+        if 2 not in self.servers:
+            self.servers[2] = ServerProcess(self.db, workers=2)
+        await self._append_wrk(concurrency, per_writer, workers=2)
+
+    async def _append_wrk(self, concurrency: int, per_writer: int, workers: int = 1) -> None:
         """The HTTP server alone: the load comes from wrk (C), not from a Python client on the same cores."""
         import shutil
 
         if shutil.which("wrk") is None:
             return
         from .wrk import run_wrk
+
+        server = self.servers[workers]
 
         pairs = self._writers_chats(concurrency)
         user = pairs[0][0]
@@ -125,10 +133,11 @@ class Bench:
         bodies = [json.dumps({"role": "assistant", "content": self.text.message(), "intent": "BOM",
                               "agent": {"name": "bomGenerator", "model": "openai/o1"},
                               "usage": {"input_tokens": 900, "output_tokens": 300}}) for _ in range(50)]
-        with RssSampler(self.server.pid) as rss:
-            result = await asyncio.to_thread(run_wrk, self.server.base_url, token_for(user), chats, bodies,
+        with RssSampler(server.pid) as rss:
+            result = await asyncio.to_thread(run_wrk, server.base_url, token_for(user), chats, bodies,
                                              concurrency, seconds=1 if self.sizes.append_ops < 100 else 3)
-        stats = self.record(Stats(name="append", target="OHM HTTP (wrk load)", ops=result["requests"],
+        name = "OHM HTTP (wrk load)" if workers == 1 else f"OHM HTTP, {workers} workers (wrk load)"
+        stats = self.record(Stats(name="append", target=name, ops=result["requests"],
                                   concurrency=concurrency, seconds=result["seconds"],
                                   throughput=round(result["requests"] / result["seconds"], 1),
                                   p50_ms=result["p50_ms"], p95_ms=result["p90_ms"], p99_ms=result["p99_ms"],

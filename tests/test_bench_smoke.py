@@ -28,11 +28,16 @@ def test_bench_quick_run_produces_every_measurement(pg_server, tmp_path):
     names = {(r["name"], r["target"]) for r in document["results"]}
     for expected in [("append", "raw psycopg"), ("append", "OHM library"), ("append", "OHM HTTP"),
                      ("append", "langchain-postgres"), ("length", "OHM library"), ("length", "blob-per-chat JSONB"),
-                     ("load", "OHM library"), ("load", "raw psycopg"), ("load", "OHM HTTP"), ("list", "OHM HTTP")]:
+                     ("load", "OHM library"), ("load", "raw psycopg"), ("load", "OHM HTTP"), ("list", "OHM HTTP"),
+                     ("agents", "OHM library")]:
         assert expected in names
+    shapes = {r["extra"]["shape"] for r in document["results"] if r["name"] == "agents"}
+    assert shapes == {"8 users, 8 chats", "1 user, 8 chats", "1 user, 1 chat", "1 writer, 1 chat"}
     for r in document["results"]:
         assert r["ops"] > 0 and r["p50_ms"] > 0
-    assert {g["goal"] for g in document["goals"]} >= {"load chat: library / raw (p50)"}
+    assert {g["goal"] for g in document["goals"]} >= {
+        "load chat: library / raw (p50)", "8 agents of 1 user on 8 chats / 8 users on 8 chats (library throughput)",
+        "8 agents on 1 chat / 1 writer on 1 chat (library throughput)"}
     assert document["machine"]["cores"] >= 1
     # The report renders from it.
     doc = tmp_path / "benchmarks.md"
