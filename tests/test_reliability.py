@@ -415,63 +415,6 @@ def test_a_body_read_together_with_its_head_is_not_mistaken_for_a_large_head(dat
         assert answer.startswith(b"HTTP/1.1 201"), answer[:200]
 
 
-def test_a_response_head_goes_out_with_its_body_and_heads_and_streams_are_not_held(database_url, tmp_path):
-    """uvicorn wrote a response's head and body as two sends; `ohm serve` sends a JSON answer in one. A HEAD
-    answer (no body follows) and a streamed answer (no length) still go out at once, on a kept-alive
-    connection too."""
-    import asyncio
-
-    from ohm.api.http import HeadWithBody
-    from ohm.cli import uvicorn_config
-
-    class Recording(asyncio.Transport):
-        def __init__(self) -> None:
-            super().__init__()
-            self.sent: list[bytes] = []
-            self.closed = False
-
-        def write(self, data) -> None:
-            self.sent.append(bytes(data))
-
-        def close(self) -> None:
-            self.closed = True
-
-    head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n"
-    transport = Recording()
-    writer = HeadWithBody(transport)
-    writer.write(head)
-    assert transport.sent == []
-    writer.write(b"{}")
-    assert transport.sent == [head + b"{}"]
-    writer.write(head)          # a HEAD request: no body write, the end of the response flushes
-    writer.flush()
-    assert transport.sent[-1] == head
-    stream = b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n"
-    writer.write(stream)
-    assert transport.sent[-1] == stream
-    writer.write(head)
-    writer.close()
-    assert transport.sent[-1] == head and transport.closed
-
-    settings = Settings(database_url=database_url, jwt_secret=JWT_SECRET, data_dir=tmp_path)
-    with serving(uvicorn_config(settings, app=create_app(settings), log_level="warning")) as base:
-        import socket
-        from urllib.parse import urlparse
-
-        url = urlparse(base)
-        with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
-            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
-                         b"HEAD /docs-assets/favicon.png HTTP/1.1\r\nHost: x\r\n\r\n"
-                         b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            answer = b""
-            while chunk := sock.recv(65536):   # until the server closes, after the third answer
-                answer += chunk
-        assert answer.count(b"HTTP/1.1 200") == 3, answer[:500]
-        bodies = [part.split(b"\r\n\r\n", 1) for part in answer.split(b"HTTP/1.1 ")[1:]]
-        assert bodies[0][1] and bodies[2][1] and not bodies[1][1], "the HEAD answer has no body"
-        assert b"content-type: image/png" in bodies[1][0]
-
-
 # --- a message that bricked its chat -------------------------------------------------------------------------
 
 

@@ -25,40 +25,6 @@ class _HeadTooLarge(Exception):
     pass
 
 
-class HeadWithBody:
-    """A transport that sends a response's head together with its body: one send instead of two.
-
-    uvicorn writes the status line and headers as soon as the app starts the response, and the body when
-    it comes; for a response with a Content-Length (every JSON answer) that is two sends, two loopback
-    segments and two wake-ups of the client per request.  The head is held until the next write, the end
-    of the response (a HEAD request's head has no body) or the close.  Streamed responses (chunked, event
-    streams) declare no length and go out at once, as before."""
-
-    def __init__(self, transport: Any) -> None:
-        self.transport = transport
-        self.held: bytes | None = None
-
-    def write(self, data: bytes) -> None:
-        if self.held is not None:
-            data, self.held = self.held + data, None
-        elif data.endswith(b"\r\n\r\n") and data.startswith(b"HTTP/1.1 2") and b"\r\ncontent-length: " in data:
-            self.held = data
-            return
-        self.transport.write(data)
-
-    def flush(self) -> None:
-        if self.held is not None:
-            data, self.held = self.held, None
-            self.transport.write(data)
-
-    def close(self) -> None:
-        self.flush()
-        self.transport.close()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.transport, name)
-
-
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     max_head_bytes = MAX_HEAD_BYTES
     max_headers = MAX_HEADERS
@@ -70,19 +36,6 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._header_count = 0
         self._in_head = True
         self._refusing = False
-
-    def connection_made(self, transport: Any) -> None:
-        self._writer = HeadWithBody(transport)
-        super().connection_made(self._writer)  # type: ignore[arg-type]
-
-    def on_response_complete(self) -> None:
-        self._writer.flush()
-        super().on_response_complete()
-
-    def handle_websocket_upgrade(self) -> None:
-        # The WebSocket protocol gets the socket's own transport.
-        self.transport = self._writer.transport
-        super().handle_websocket_upgrade()
 
     # uvicorn's data_received, with the head counted and refused with 431.
     def data_received(self, data: bytes) -> None:
