@@ -36,8 +36,8 @@ QUERIES = {
 
 def pick_user(db: BenchDatabase, target: int = 10_000) -> tuple[uuid.UUID, int]:
     with psycopg.connect(db.admin_url) as conn:
-        return conn.execute("select id, message_count from profiles order by abs(message_count - %s) limit 1",
-                            (target,)).fetchone()
+        return conn.execute("select user_id, message_count from profile_totals "
+                            "order by abs(message_count - %s) limit 1", (target,)).fetchone()
 
 
 def _ilike_pattern(query: str) -> str:
