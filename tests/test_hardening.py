@@ -157,7 +157,12 @@ def test_healthz_stays_fast_while_the_heaviest_inputs_are_rendered_diffed_search
           f"p99 {probes[int(len(probes) * 0.99)] * 1000:.1f} ms, max {probes[-1] * 1000:.1f} ms; "
           f"{served} heavy requests served")
     assert served >= len(routes), "the heavy requests ran"
-    assert probes[-1] < 0.1, f"/healthz waited {probes[-1] * 1000:.0f} ms behind the heavy requests"
+    # A heavy request run on the event loop stalls every probe during it (hundreds of ms each time, so the
+    # p95 shows it). Six busy processes on two cores also delay a probe by a scheduler slice now and then:
+    # the single worst probe gets that slack (once 117 ms on a machine 3-4x slower than usual).
+    p95 = probes[int(len(probes) * 0.95)]
+    assert p95 < 0.1, f"/healthz waited {p95 * 1000:.0f} ms (p95) behind the heavy requests"
+    assert probes[-1] < 0.25, f"/healthz waited {probes[-1] * 1000:.0f} ms behind the heavy requests"
 
 
 # --- memory --------------------------------------------------------------------------------------------------
