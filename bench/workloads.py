@@ -353,8 +353,10 @@ class Bench:
                     await c3.fetchall()
                     assert len(rows) == n
 
-            lat, wall = await run_workers([raw_op], ops, self.sizes.warmup)
-            self.record(summarise("load", "raw psycopg", lat, wall, 1, messages=n))
+            with RssSampler() as rss:
+                lat, wall = await run_workers([raw_op], ops, self.sizes.warmup)
+            stats = self.record(summarise("load", "raw psycopg", lat, wall, 1, messages=n))
+            stats.peak_rss_mb = rss.peak_mb
 
         async with Database(self.db.app_url, min_size=1, max_size=1) as db:
             async def lib_op(_: int) -> None:
