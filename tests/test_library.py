@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import pytest
+from psycopg.rows import tuple_row
+from pydantic import TypeAdapter
 
 from ohm.auth import Identity
 from ohm.config import Settings
 from ohm.db.session import Database
 from ohm.db.target import open_database
-from ohm.models import ChatCreate, ChatUpdate, MessageCreate
+from ohm.models import ChatCreate, ChatUpdate, Message, MessageCreate
 from ohm.store import chats, messages
 from ohm.store.errors import Invalid, NotFound, TooLarge
+
+from .conftest import acting
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +139,79 @@ async def test_one_user_many_agents_keep_exact_totals(app_url, user, other_user)
                                (targets[3].id,))
         expected, totals, _ = await truth()
         assert expected[0] == 120 - 1 - 15 and totals == expected
+
+
+async def test_pages_cut_by_count_and_by_bytes_as_the_rule_says(db, user, app_url):
+    """The page SQL against the rule written out in Python: at most `limit` rows, a row is kept while the
+    bytes before it are under the budget (the first row always), and `more` says whether a row is left."""
+    me = Identity.user(user.id)
+    chat = await chats.create_chat(db, me, ChatCreate(title="pages"))
+    sizes = [5, 300, 40, 2_000, 1, 700, 700, 64, 3_000, 10]
+    for i, size in enumerate(sizes):
+        await messages.append_message(db, me, chat.id, MessageCreate(role="user", content=chr(97 + i) * size))
+    with acting(app_url, me) as conn:
+        own = [r["own"] for r in conn.execute(
+            "select octet_length(content) + coalesce(pg_column_size(content_json), 0) "
+            "+ coalesce(pg_column_size(nullif(metadata, '{}')), 0) "
+            "as own from messages where chat_id = %s order by sequence_number", (chat.id,))]
+        # Budgets at, just under and just over every boundary between rows.
+        budgets = sorted({max(1, sum(own[a:b]) + d) for a in (0, 3, 9) for b in range(a, 11) for d in (-1, 0, 1)})
+        checked = 0
+        for after in (0, 3, 9, 10):
+            for limit in (1, 2, 3, 7, 10, 11):
+                for budget in budgets:
+                    rows = conn.cursor(row_factory=tuple_row).execute(
+                        messages.paged(messages.BRANCH_SQL),
+                        {"chat_id": chat.id, "leaf_id": None, "after": after, "limit": limit, "budget": budget},
+                    ).fetchall()
+                    kept, more = messages.cut(rows)
+                    rest, expected, used = own[after:], [], 0
+                    for n, size in enumerate(rest):
+                        if n == limit or (n > 0 and used >= budget):
+                            break
+                        expected.append(after + n + 1)
+                        used += size
+                    assert [r[3] for r in kept] == expected, (after, limit, budget)
+                    assert more == (len(expected) < len(rest)), (after, limit, budget)
+                    assert all(r[5] == chr(96 + r[3]) * sizes[r[3] - 1] for r in kept)
+                    checked += 1
+    assert checked == 4 * 6 * len(budgets) > 500
+
+
+async def test_messages_read_back_equal_validated_models(db, user):
+    """The page's models are made without validating again: they must equal what validation makes of the
+    same rows, field for field and in JSON, and behave as models (assignment, copy, dump)."""
+    me = Identity.user(user.id)
+    chat = await chats.create_chat(db, me, ChatCreate(title="messy"))
+    shapes = [
+        MessageCreate(role="user", content="Ströme? 🔌 \\n\t<b>"),
+        MessageCreate(role="assistant", content="", content_json={"parts": [{"mpn": "BME280", "qty": "2"}],
+                                                                    "nested": {"a": [1, 2.5, None, True]}},
+                      agent={"name": "bomGenerator", "model": "openai/o1", "icon": "🧾"}, intent="BOM",
+                      usage={"input_tokens": 1200, "output_tokens": 345}, latency_ms=812,
+                      metadata={"trace": "t-1", "tags": ["a", "b"], "x": {"y": "z"}}),
+        MessageCreate(role="tool", content="{\"ok\": true}", content_json=[1, "two", 3.0],
+                      agent={"name": "wiringExpert"}, usage={"input_tokens": 0, "output_tokens": 0, "cost_usd": "0"}),
+        MessageCreate(role="system", content="be brief", intent=None),
+        MessageCreate(role="assistant", content="x" * 5000, agent={"name": "codeGenerator", "model": "unpriced/m"},
+                      intent="CODE", usage={"input_tokens": 7, "output_tokens": 9, "cost_usd": "0.000123"}),
+    ]
+    for shape in shapes:
+        await messages.append_message(db, me, chat.id, shape)
+    async with db.acting_as(me) as conn:
+        cur = conn.cursor(row_factory=tuple_row)
+        await cur.execute(f"select {messages.MESSAGE_COLUMNS} from public.messages m where m.chat_id = %s "
+                          "order by m.sequence_number", (chat.id,))
+        rows = await cur.fetchall()
+    made = messages.messages_from_tuples(rows)
+    validated = TypeAdapter(list[Message]).validate_python(messages.message_dicts(rows))
+    assert len(made) == len(shapes) and made == validated
+    assert [m.model_dump_json() for m in made] == [m.model_dump_json() for m in validated]
+    assert [m.model_fields_set for m in made] == [m.model_fields_set for m in validated]
+    assert made[1].agent.icon == "🧾" and made[1].usage.cost_usd == validated[1].usage.cost_usd
+    assert made[0].agent is None and made[2].content_json == [1, "two", 3.0]
+    copy = made[1].model_copy(update={"content": "changed"})
+    made[2].content = "assigned"
+    assert copy.content == "changed" and made[1].content == ""
+    assert made[2].model_dump()["content"] == "assigned" and made[3].content == "be brief"
+    assert (await chats.get_chat(db, me, chat.id)).messages == validated

@@ -7,20 +7,23 @@ import contextlib
 import gc
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import psycopg
 from psycopg import AsyncCursor, errors, sql
 from psycopg.rows import DictRow
+from pydantic import BaseModel
 
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.store import constraints
 from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge, TooMany
+
+M = TypeVar("M", bound=BaseModel)
 
 MiB = 1024 * 1024
 KiB = 1024
@@ -206,6 +209,25 @@ def json_bytes(document: Any) -> bytes:
     except TypeError:  # orjson stops at 255 levels: a row from before the depth limit
         return orjson.dumps(cap_depth(document, MAX_JSON_DEPTH + 8), default=_json_default,
                             option=orjson.OPT_UTC_Z)
+
+
+def trusted(model: type[M]) -> Callable[[dict[str, Any]], M]:
+    """A maker of ``model`` from a dict of values that already have its fields' types, every field given:
+    what pydantic's ``model_construct`` does, without its pass over defaults, aliases and extras (0.4 µs a
+    model instead of 1.9).  Only for rows the database typed and constrained; input goes through validation.
+    Every model made shares one fields-set holding all the fields, so the ``add`` pydantic does to it when
+    a field is assigned changes nothing."""
+    every_field = set(model.model_fields)
+
+    def make(values: dict[str, Any], new: Any = object.__new__, put: Any = object.__setattr__) -> M:
+        instance: M = new(model)
+        put(instance, "__dict__", values)
+        put(instance, "__pydantic_fields_set__", every_field)
+        put(instance, "__pydantic_extra__", None)
+        put(instance, "__pydantic_private__", None)
+        return instance
+
+    return make
 
 
 @contextlib.contextmanager
