@@ -5,6 +5,8 @@ Fixtures live in conftest.py; plain helpers here. No test module imports another
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
 import struct
@@ -14,7 +16,9 @@ import tempfile
 import time
 import uuid
 import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -61,7 +65,7 @@ TABLES = {
     "profiles": "id", "projects": "user_id", "chats": "user_id", "messages": "user_id", "artifacts": "user_id",
     "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id", "code_files": "user_id",
     "attachments": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
-    "chat_forks": "forked_by", "realtime_events": "user_id",
+    "chat_forks": "forked_by", "realtime_events": "user_id", "api_keys": "user_id",
 }
 
 
@@ -94,9 +98,10 @@ def world(http: httpx.Client, owner) -> dict[str, str]:
     signed = ok(http.get(f"/v1/attachments/{attachment}/signed-url", headers=h))["url"]
     verification = ok(http.post(f"/v1/projects/{project}/verifications", headers=h, json=VERIFICATION))["id"]
     analysis = ok(http.post("/v1/datasheet-analyses", headers=h, json={**ANALYSIS, "manufacturer": MARK}))["id"]
-    return {"project_id": project, "chat_id": chat, "message_id": message, "artifact_id": artifact, "version": "1",
-            "token": share, "attachment_id": attachment, "signed": signed, "verification_id": verification,
-            "analysis_id": analysis}
+    key = ok(http.post("/v1/keys", headers=h, json={"name": f"{MARK} agent", "scopes": ["chats:read"]}))["id"]
+    return {"key_id": key, "project_id": project, "chat_id": chat, "message_id": message, "artifact_id": artifact,
+            "version": "1", "token": share, "attachment_id": attachment, "signed": signed,
+            "verification_id": verification, "analysis_id": analysis}
 
 
 def fingerprint(app_url: str, user_id) -> dict[str, str]:
@@ -246,3 +251,140 @@ class DevTools:
         self.process.kill()
         self.process.wait(timeout=30)
         shutil.rmtree(self.profile, ignore_errors=True)
+
+
+# --- every route of the API, as the access matrix and the API-key scope test call them -------------------
+
+@dataclass
+class Op:
+    kind: str  # read | write | create | list | public | signed | stream | health
+    body: Any = None
+    query: dict[str, Any] = field(default_factory=dict)
+    files: bool = False  # multipart upload
+    anon: tuple[int, ...] = (401, 404)  # what anon may get on a private route
+    other: tuple[int, ...] = (404,)  # what another user gets
+    service_body: Any = None  # for creates: the service role names the owner
+    service: tuple[int, ...] = ()  # the service role's answer when it is not a success
+
+
+
+OPS: dict[tuple[str, str], Op] = {
+    ("GET", "/healthz"): Op("health"),
+    ("POST", "/v1/chats"): Op("create", body={"title": "new"}, service_body="owner"),
+    ("GET", "/v1/chats"): Op("list"),
+    ("GET", "/v1/chats/{chat_id}"): Op("read"),
+    ("PATCH", "/v1/chats/{chat_id}"): Op("write", body={"title": "hacked"}),
+    ("DELETE", "/v1/chats/{chat_id}"): Op("write"),
+    ("POST", "/v1/chats/{chat_id}/messages"): Op("write", body={"role": "user", "content": "hacked"}),
+    ("GET", "/v1/chats/{chat_id}/messages"): Op("read"),
+    ("GET", "/v1/messages/{message_id}"): Op("read"),
+    ("DELETE", "/v1/messages/{message_id}"): Op("write"),
+    ("POST", "/v1/chats/{chat_id}/artifacts"): Op("write", body={"type": "document", "title": "x",
+                                                                 "content_text": "hacked"}),
+    ("GET", "/v1/artifacts/{artifact_id}"): Op("read"),
+    ("DELETE", "/v1/artifacts/{artifact_id}"): Op("write"),
+    ("POST", "/v1/artifacts/{artifact_id}/versions"): Op("write", body={"base_version": 2, "content_text": "hacked"}),
+    ("GET", "/v1/artifacts/{artifact_id}/versions"): Op("read"),
+    ("GET", "/v1/artifacts/{artifact_id}/versions/{version}"): Op("read"),
+    ("POST", "/v1/artifacts/{artifact_id}/restore"): Op("write", body={"version": 1}),
+    ("GET", "/v1/artifacts/{artifact_id}/diff"): Op("read", query={"from": 1, "to": 2}),
+    ("POST", "/v1/chats/{chat_id}/shares"): Op("write", body={}),
+    ("GET", "/v1/chats/{chat_id}/shares"): Op("read"),
+    ("GET", "/v1/shares/{token}"): Op("public"),
+    ("DELETE", "/v1/shares/{token}"): Op("write"),
+    # A fork belongs to a user: the service role is told so.
+    ("POST", "/v1/chats/{chat_id}/fork"): Op("write", body={}, service=(422,)),
+    # A share token is a capability: whoever holds it (and is signed in) may fork.
+    ("POST", "/v1/shares/{token}/fork"): Op("create", body={}, service=(422,)),
+    ("GET", "/v1/chats/{chat_id}/lineage"): Op("read"),
+    ("POST", "/v1/attachments"): Op("create", files=True, service_body="owner"),
+    ("GET", "/v1/attachments/{attachment_id}"): Op("read"),
+    ("PATCH", "/v1/attachments/{attachment_id}"): Op("write", body={"processing_status": "processing"}),
+    ("DELETE", "/v1/attachments/{attachment_id}"): Op("write"),
+    ("GET", "/v1/attachments/{attachment_id}/content"): Op("read"),
+    ("GET", "/v1/attachments/{attachment_id}/signed-url"): Op("read", anon=(401,)),
+    ("GET", "/v1/attachments/{attachment_id}/blob"): Op("signed"),
+    ("POST", "/v1/projects/{project_id}/verifications"): Op("write", body=VERIFICATION),
+    ("GET", "/v1/projects/{project_id}/verifications"): Op("read"),
+    ("GET", "/v1/verifications/{verification_id}"): Op("read"),
+    ("POST", "/v1/datasheet-analyses"): Op("create", body=ANALYSIS, service_body="attachment"),
+    ("GET", "/v1/datasheet-analyses"): Op("list"),
+    ("GET", "/v1/datasheet-analyses/{analysis_id}"): Op("read"),
+    ("POST", "/v1/projects"): Op("create", body={"name": "new"}, service_body="owner"),
+    ("GET", "/v1/projects"): Op("list"),
+    ("GET", "/v1/projects/{project_id}"): Op("read"),
+    ("PATCH", "/v1/projects/{project_id}"): Op("write", body={"name": "hacked"}),
+    ("DELETE", "/v1/projects/{project_id}"): Op("write"),
+    ("GET", "/v1/projects/{project_id}/bom"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/wiring"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/code"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/checks"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/bom.csv"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/wiring.yaml"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/wiring.svg"): Op("read"),
+    ("GET", "/v1/projects/{project_id}/firmware.zip"): Op("read"),
+    ("GET", "/v1/parts"): Op("list", query={"q": "BME280"}),
+    ("GET", "/v1/analytics/usage"): Op("list", anon=(401,)),
+    ("GET", "/v1/prices"): Op("public"),
+    ("GET", "/v1/activity"): Op("list", anon=(401,)),
+    ("GET", "/v1/search"): Op("list", query={"q": MARK}),
+    ("GET", "/v1/chats/{chat_id}/events"): Op("stream"),
+    # One's own account: another user reaches their own; the service role is nobody's account.
+    ("GET", "/v1/me"): Op("list", anon=(401,), service=(403,)),
+    ("PATCH", "/v1/me"): Op("list", body={"display_name": "hacked"}, anon=(401,), service=(403,)),
+    ("POST", "/v1/keys"): Op("create", body={"name": "agent", "scopes": ["chats:read"]}, service=(403,)),
+    ("GET", "/v1/keys"): Op("list", anon=(401,), service=(403,)),
+    ("DELETE", "/v1/keys/{key_id}"): Op("write", service=(403,)),
+}
+
+
+def call(http: httpx.Client, method: str, path: str, op: Op, ids: dict[str, str], token: str | None, *,
+         body: Any = None) -> httpx.Response:
+    url = path.format(**ids)
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    if op.kind == "signed":
+        return http.request(method, ids["signed"], headers=headers)
+    if op.kind == "stream":
+        with http.stream(method, url, headers=headers, timeout=10) as response:
+            if response.status_code != 200:
+                response.read()
+                return response
+            # An open event stream: its status and headers are the answer (the body never ends).
+            return httpx.Response(200, headers=response.headers, content=b"")
+    payload = op.body if body is None else body
+    if op.files:
+        data = payload if isinstance(payload, dict) else {"category": "photo"}
+        return http.request(method, url, headers=headers, params=op.query,
+                            files={"file": ("x.png", png(int(time.time() * 1000) % 9000))}, data=data)
+    return http.request(method, url, headers=headers, params=op.query, json=payload)
+
+
+# --- realtime over WebSocket ---------------------------------------------------------------------------
+
+TIMEOUT = 10
+
+
+def ws_url(base: str, token: str | None = None) -> str:
+    url = base.replace("http://", "ws://") + "/v1/realtime"
+    return url + (f"?token={token}" if token else "")
+
+
+async def receive(ws, *, until: str | None = None, timeout: float = TIMEOUT) -> dict:
+    """The next message (of type ``until``, skipping others)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        message = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
+        if until is None or message["type"] == until:
+            return message
+
+
+async def nothing_arrives(ws, seconds: float = 1.0) -> None:
+    with pytest.raises(TimeoutError):
+        message = await asyncio.wait_for(ws.recv(), seconds)
+        raise AssertionError(f"unexpected message: {message}")
+
+
+async def subscribe(ws, chat_id, since=None) -> dict:
+    await ws.send(json.dumps({"type": "subscribe", "chat_id": str(chat_id),
+                              **({"since": since} if since is not None else {})}))
+    return await receive(ws)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import json
 import time
-from dataclasses import dataclass, field
-from typing import Any
 
 import httpx
 import jwt
@@ -23,86 +21,9 @@ import jwt
 from ohm.auth import issue_token
 
 from .conftest import JWT_SECRET
-from .helpers import ANALYSIS, MARK, VERIFICATION, fingerprint, png, world
+from .helpers import MARK, OPS, call, fingerprint, world
 
 SERVICE_TOKEN = issue_token(JWT_SECRET, role="service_role")
-
-
-@dataclass
-class Op:
-    kind: str  # read | write | create | list | public | signed | stream | health
-    body: Any = None
-    query: dict[str, Any] = field(default_factory=dict)
-    files: bool = False  # multipart upload
-    anon: tuple[int, ...] = (401, 404)  # what anon may get on a private route
-    other: tuple[int, ...] = (404,)  # what another user gets
-    service_body: Any = None  # for creates: the service role names the owner
-    service: tuple[int, ...] = ()  # the service role's answer when it is not a success
-
-
-
-OPS: dict[tuple[str, str], Op] = {
-    ("GET", "/healthz"): Op("health"),
-    ("POST", "/v1/chats"): Op("create", body={"title": "new"}, service_body="owner"),
-    ("GET", "/v1/chats"): Op("list"),
-    ("GET", "/v1/chats/{chat_id}"): Op("read"),
-    ("PATCH", "/v1/chats/{chat_id}"): Op("write", body={"title": "hacked"}),
-    ("DELETE", "/v1/chats/{chat_id}"): Op("write"),
-    ("POST", "/v1/chats/{chat_id}/messages"): Op("write", body={"role": "user", "content": "hacked"}),
-    ("GET", "/v1/chats/{chat_id}/messages"): Op("read"),
-    ("GET", "/v1/messages/{message_id}"): Op("read"),
-    ("DELETE", "/v1/messages/{message_id}"): Op("write"),
-    ("POST", "/v1/chats/{chat_id}/artifacts"): Op("write", body={"type": "document", "title": "x",
-                                                                 "content_text": "hacked"}),
-    ("GET", "/v1/artifacts/{artifact_id}"): Op("read"),
-    ("DELETE", "/v1/artifacts/{artifact_id}"): Op("write"),
-    ("POST", "/v1/artifacts/{artifact_id}/versions"): Op("write", body={"base_version": 2, "content_text": "hacked"}),
-    ("GET", "/v1/artifacts/{artifact_id}/versions"): Op("read"),
-    ("GET", "/v1/artifacts/{artifact_id}/versions/{version}"): Op("read"),
-    ("POST", "/v1/artifacts/{artifact_id}/restore"): Op("write", body={"version": 1}),
-    ("GET", "/v1/artifacts/{artifact_id}/diff"): Op("read", query={"from": 1, "to": 2}),
-    ("POST", "/v1/chats/{chat_id}/shares"): Op("write", body={}),
-    ("GET", "/v1/chats/{chat_id}/shares"): Op("read"),
-    ("GET", "/v1/shares/{token}"): Op("public"),
-    ("DELETE", "/v1/shares/{token}"): Op("write"),
-    # A fork belongs to a user: the service role is told so.
-    ("POST", "/v1/chats/{chat_id}/fork"): Op("write", body={}, service=(422,)),
-    # A share token is a capability: whoever holds it (and is signed in) may fork.
-    ("POST", "/v1/shares/{token}/fork"): Op("create", body={}, service=(422,)),
-    ("GET", "/v1/chats/{chat_id}/lineage"): Op("read"),
-    ("POST", "/v1/attachments"): Op("create", files=True, service_body="owner"),
-    ("GET", "/v1/attachments/{attachment_id}"): Op("read"),
-    ("PATCH", "/v1/attachments/{attachment_id}"): Op("write", body={"processing_status": "processing"}),
-    ("DELETE", "/v1/attachments/{attachment_id}"): Op("write"),
-    ("GET", "/v1/attachments/{attachment_id}/content"): Op("read"),
-    ("GET", "/v1/attachments/{attachment_id}/signed-url"): Op("read", anon=(401,)),
-    ("GET", "/v1/attachments/{attachment_id}/blob"): Op("signed"),
-    ("POST", "/v1/projects/{project_id}/verifications"): Op("write", body=VERIFICATION),
-    ("GET", "/v1/projects/{project_id}/verifications"): Op("read"),
-    ("GET", "/v1/verifications/{verification_id}"): Op("read"),
-    ("POST", "/v1/datasheet-analyses"): Op("create", body=ANALYSIS, service_body="attachment"),
-    ("GET", "/v1/datasheet-analyses"): Op("list"),
-    ("GET", "/v1/datasheet-analyses/{analysis_id}"): Op("read"),
-    ("POST", "/v1/projects"): Op("create", body={"name": "new"}, service_body="owner"),
-    ("GET", "/v1/projects"): Op("list"),
-    ("GET", "/v1/projects/{project_id}"): Op("read"),
-    ("PATCH", "/v1/projects/{project_id}"): Op("write", body={"name": "hacked"}),
-    ("DELETE", "/v1/projects/{project_id}"): Op("write"),
-    ("GET", "/v1/projects/{project_id}/bom"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/wiring"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/code"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/checks"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/bom.csv"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/wiring.yaml"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/wiring.svg"): Op("read"),
-    ("GET", "/v1/projects/{project_id}/firmware.zip"): Op("read"),
-    ("GET", "/v1/parts"): Op("list", query={"q": "BME280"}),
-    ("GET", "/v1/analytics/usage"): Op("list", anon=(401,)),
-    ("GET", "/v1/prices"): Op("public"),
-    ("GET", "/v1/activity"): Op("list", anon=(401,)),
-    ("GET", "/v1/search"): Op("list", query={"q": MARK}),
-    ("GET", "/v1/chats/{chat_id}/events"): Op("stream"),
-}
 
 
 # --- the callers ----------------------------------------------------------------------------------------------
@@ -126,27 +47,6 @@ def bad_tokens(alice, bob) -> dict[str, str]:
         "tampered_role": f"{header}.{_b64({**claims, 'role': 'service_role'})}.{signature}",
     }
 
-
-
-def call(http: httpx.Client, method: str, path: str, op: Op, ids: dict[str, str], token: str | None, *,
-         body: Any = None) -> httpx.Response:
-    url = path.format(**ids)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    if op.kind == "signed":
-        return http.request(method, ids["signed"], headers=headers)
-    if op.kind == "stream":
-        with http.stream(method, url, headers=headers, timeout=10) as response:
-            if response.status_code != 200:
-                response.read()
-                return response
-            # An open event stream: its status and headers are the answer (the body never ends).
-            return httpx.Response(200, headers=response.headers, content=b"")
-    payload = op.body if body is None else body
-    if op.files:
-        data = payload if isinstance(payload, dict) else {"category": "photo"}
-        return http.request(method, url, headers=headers, params=op.query,
-                            files={"file": ("x.png", png(int(time.time() * 1000) % 9000))}, data=data)
-    return http.request(method, url, headers=headers, params=op.query, json=payload)
 
 
 # --- what must not change -------------------------------------------------------------------------------------

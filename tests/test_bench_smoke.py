@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,6 +36,10 @@ def test_bench_quick_run_produces_every_measurement(pg_server, tmp_path):
     assert shapes == {"8 users, 8 chats", "1 user, 8 chats", "1 user, 1 chat", "1 writer, 1 chat"}
     for r in document["results"]:
         assert r["ops"] > 0 and r["p50_ms"] > 0
+    if shutil.which("wrk"):  # the key benchmark drives the server with wrk
+        assert {("keys", "OHM HTTP, JWT"), ("keys", "OHM HTTP, API key")} <= names
+        assert "append over HTTP with an API key / with a JWT: cost per request" in {g["goal"] for g in
+                                                                                      document["goals"]}
     assert {g["goal"] for g in document["goals"]} >= {
         "load chat: library / raw (p50)", "8 agents of 1 user on 8 chats / 8 users on 8 chats (library throughput)",
         "8 agents on 1 chat / 1 writer on 1 chat (library throughput)"}

@@ -167,3 +167,42 @@ async def test_the_worker_listener_gives_connections_tcp_nodelay():
     server.close()
     await server.wait_closed()
     assert seen == [1]
+
+
+def test_keys_and_me(env, database_url, live_server):
+    import httpx
+
+    email = f"keys-{uuid.uuid4().hex[:8]}@example.com"
+    assert invoke(env, "user", "create", email).exit_code == 0
+    created = invoke(env, "keys", "create", email, "--name", "bomGenerator", "--scope", "chats:read",
+                     "--scope", "chats:write", "--expires", "30d")
+    assert created.exit_code == 0, created.output
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("ohm_sk_")
+    with psycopg.connect(database_url) as conn:
+        row = conn.execute("select k.id, k.scopes, k.expires_at > now() + interval '29 days', "
+                           "k.secret_sha256 <> convert_to(%s, 'utf8') from api_keys k join profiles p "
+                           "on p.id = k.user_id where p.email = %s", (secret, email)).fetchone()
+    key_id, scopes_, expires_ok, hashed = row
+    assert sorted(scopes_) == ["chats:read", "chats:write"] and expires_ok and hashed
+    assert httpx.post(f"{live_server}/v1/chats", headers={"Authorization": f"Bearer {secret}"},
+                      json={"title": "from a key"}).status_code == 201
+    wide = {**env, "COLUMNS": "300"}
+    listed = invoke(wide, "keys", "list", email)
+    assert listed.exit_code == 0 and "bomGenerator" in listed.stdout and "active" in listed.stdout
+    assert secret[15:] not in listed.stdout
+    assert invoke(env, "keys", "revoke", email, str(key_id)).exit_code == 0
+    assert httpx.get(f"{live_server}/v1/chats", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+    assert "revoked" in invoke(wide, "keys", "list", email).stdout
+    bad = invoke(env, "keys", "create", email, "--name", "x", "--scope", "admin")
+    assert bad.exit_code == 2 and "invalid key" in bad.stderr
+    assert invoke(env, "keys", "revoke", email, "nope").exit_code == 2
+
+    shown = invoke(env, "me", email, "--display-name", "Ada", "--preferences", '{"theme": "dark"}')
+    assert shown.exit_code == 0, shown.output
+    import json
+
+    me = json.loads(shown.stdout)
+    assert (me["display_name"], me["preferences"], me["totals"]["message_count"]) == ("Ada", {"theme": "dark"}, 0)
+    assert invoke(env, "me", email, "--preferences", "[1]").exit_code == 2
+    assert json.loads(invoke(env, "me", email).stdout)["display_name"] == "Ada"

@@ -17,35 +17,7 @@ from ohm.auth import Identity, issue_token
 from ohm.client import OhmClient
 
 from .conftest import JWT_SECRET, acting, free_port
-from .helpers import pg_ctl, serve, server_log
-
-TIMEOUT = 10
-
-
-def ws_url(base: str, token: str | None = None) -> str:
-    url = base.replace("http://", "ws://") + "/v1/realtime"
-    return url + (f"?token={token}" if token else "")
-
-
-async def receive(ws, *, until: str | None = None, timeout: float = TIMEOUT) -> dict:
-    """The next message (of type ``until``, skipping others)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        message = json.loads(await asyncio.wait_for(ws.recv(), max(0.01, deadline - time.monotonic())))
-        if until is None or message["type"] == until:
-            return message
-
-
-async def nothing_arrives(ws, seconds: float = 1.0) -> None:
-    with pytest.raises(TimeoutError):
-        message = await asyncio.wait_for(ws.recv(), seconds)
-        raise AssertionError(f"unexpected message: {message}")
-
-
-async def subscribe(ws, chat_id, since=None) -> dict:
-    await ws.send(json.dumps({"type": "subscribe", "chat_id": str(chat_id),
-                              **({"since": since} if since is not None else {})}))
-    return await receive(ws)
+from .helpers import TIMEOUT, nothing_arrives, pg_ctl, receive, serve, server_log, subscribe, ws_url
 
 
 async def test_every_kind_of_event_arrives_with_its_row(user, live_server, app_url):

@@ -30,7 +30,7 @@ OWNER_COLUMN = {
     "artifacts": "user_id", "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id",
     "code_files": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
     "attachments": "user_id", "shared_chats": "user_id", "chat_forks": "forked_by", "activity_log": "user_id",
-    "realtime_events": "user_id", "check_runs": "user_id",
+    "realtime_events": "user_id", "check_runs": "user_id", "api_keys": "user_id",
     # A user's totals: their usage slots and the view that sums them (written by the append triggers only).
     "ohm.usage_counters": "user_id", "profile_totals": "user_id",
 }
@@ -52,7 +52,7 @@ UPDATE = {
     "circuit_verifications": ("model", "'hacked'"), "datasheet_analyses": ("part_number", "'hacked'"),
     "attachments": ("filename", "'hacked'"), "shared_chats": ("expires_at", "now() + interval '1 day'"),
     "chat_forks": None, "activity_log": None, "realtime_events": None, "check_runs": None,
-    "ohm.usage_counters": None, "profile_totals": None,
+    "ohm.usage_counters": None, "profile_totals": None, "api_keys": ("revoked_at", "now()"),
 }
 
 # Refusals: no privilege, or a view that cannot be written at all (profile_totals sums rows).
@@ -118,6 +118,10 @@ def build_world(conn: psycopg.Connection, user_id: uuid.UUID, *, public: bool) -
     conn.execute(
         "insert into activity_log (user_id, action, entity_type, entity_id) values (%s, 'chat.created', 'chat', %s)",
         (user_id, ids["chat"]))
+    ids["api_key"] = one(
+        "insert into api_keys (user_id, name, prefix, secret_sha256, scopes, chat_id) values "
+        "(%s, 'bomGenerator', %s, %s, '{*}', %s) returning id", user_id,
+        "ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32), ids["chat"])
     ids["check_run"] = one(
         "insert into check_runs (user_id, project_id, bom_version_id, rules_version) values (%s, %s, %s, 1) "
         "returning id", user_id, ids["project"], ids["version"])
@@ -160,7 +164,9 @@ def test_the_matrix_covers_every_table_a_client_can_reach(api_target):
                 where c.relkind in ('r', 'p', 'v', 'm') and n.nspname not in ('pg_catalog', 'information_schema')
                   and n.nspname in ('public', 'ohm')
                   and (has_table_privilege('anon', c.oid, 'select,insert,update,delete')
-                       or has_table_privilege('authenticated', c.oid, 'select,insert,update,delete'))""")}
+                       or has_table_privilege('authenticated', c.oid, 'select,insert,update,delete')
+                       or has_any_column_privilege('anon', c.oid, 'select,insert,update')
+                       or has_any_column_privilege('authenticated', c.oid, 'select,insert,update'))""")}
     assert reachable == {t if "." in t else f"public.{t}" for t in OWNER_COLUMN} | set(NOT_OWNED)
 
 
@@ -256,6 +262,14 @@ def hostile_inserts(a: dict, b_user: uuid.UUID) -> dict[str, list[tuple[str, tup
                         (B, a["project"])),
                        ("insert into check_runs (user_id, project_id, rules_version) values (%s, %s, 1)",
                         (A, a["project"]))],
+        # A key of bob's limited to alice's chat or project (one that would act as bob there), or one for alice.
+        "api_keys": [
+            ("insert into api_keys (name, prefix, secret_sha256, scopes, chat_id) values ('x', %s, %s, '{*}', %s)",
+             ("ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32), a["chat"])),
+            ("insert into api_keys (name, prefix, secret_sha256, scopes, project_id) values ('x', %s, %s, '{*}', %s)",
+             ("ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32), a["project"])),
+            ("insert into api_keys (user_id, name, prefix, secret_sha256, scopes) values (%s, 'x', %s, %s, '{*}')",
+             (A, "ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32)))],
         "ohm.usage_counters": [
             ("insert into ohm.usage_counters (user_id, slot, message_count) values (%s, 31, 1000)", (A,)),
             ("insert into ohm.usage_counters (user_id, slot, message_count) values (%s, 31, -1000)", (B,))],

@@ -223,9 +223,12 @@ def test_internal_functions_are_not_callable_by_everyone(conn):
     normalise = ["current_bom_version", "text_array", "volts"]
     prices = ["price_model_id"]
     forks = ["fork_owner", "message_copy", "new_share_token", "write_fork"]  # what the rpc functions use
+    key_limits = ["key_chats", "key_limited", "key_projects", "request_key"]  # the API-key policies call these
     assert callable_by["authenticated"] == sorted(["chat_lineage", "record_fork", *shares, *search, *normalise,
-                                                   *prices, *forks])
+                                                   *prices, *forks, *key_limits])
     assert "append_message" in callable_by["ohm_authenticator"]
+    assert {"api_key_lookup", "use_api_key"} <= set(callable_by["ohm_authenticator"])
+    assert not {"api_key_lookup", "use_api_key"} & set(callable_by["authenticated"] + callable_by["service_role"])
 
 
 def test_public_functions_are_exactly_the_documented_rpc_calls(conn):

@@ -28,10 +28,34 @@ ISSUER = "ohm"
 
 
 @dataclass(frozen=True)
+class KeyGrant:
+    """What an API key allows (ohm.api_keys): its scopes, and the one chat or project it is limited to."""
+
+    id: uuid.UUID
+    name: str
+    scopes: frozenset[str]
+    chat_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+
+    def allows(self, scope: str) -> bool:
+        return "*" in self.scopes or scope in self.scopes
+
+    def claim(self) -> dict[str, str]:
+        """The key as the database reads it (``request.jwt.claims -> 'ohm_key'``)."""
+        claim = {"id": str(self.id), "name": self.name}
+        if self.chat_id is not None:
+            claim["chat_id"] = str(self.chat_id)
+        if self.project_id is not None:
+            claim["project_id"] = str(self.project_id)
+        return claim
+
+
+@dataclass(frozen=True)
 class Identity:
     role: Role
     user_id: uuid.UUID | None = None
     claims: Mapping[str, Any] = field(default_factory=dict)
+    key: KeyGrant | None = None  # acting with an API key (as its user, within its scopes and limits)
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:
@@ -51,6 +75,11 @@ class Identity:
     def user(cls, user_id: uuid.UUID | str, **claims: Any) -> Identity:
         uid = uuid.UUID(str(user_id))
         return cls("authenticated", uid, {"sub": str(uid), "role": "authenticated", **claims})
+
+    @classmethod
+    def with_key(cls, user_id: uuid.UUID | str, key: KeyGrant) -> Identity:
+        uid = uuid.UUID(str(user_id))
+        return cls("authenticated", uid, {"sub": str(uid), "role": "authenticated", "ohm_key": key.claim()}, key)
 
     def claims_json(self) -> str:
         """What the database sees as ``request.jwt.claims`` (written once per identity: a verified token's

@@ -28,6 +28,7 @@ from ohm.config import ConfigError, Settings
 from ohm.db.migrate import MigrationError, schema_script
 from ohm.db.session import Database
 from ohm.db.target import DatabaseTarget, DatabaseUnavailable, describe, open_target
+from ohm.keys import SCOPES
 from ohm.store import demo as demo_store
 from ohm.store import users as users_store
 from ohm.store.errors import StoreError
@@ -51,6 +52,9 @@ activity_app = typer.Typer(help="The activity log.", no_args_is_help=True)
 app.add_typer(activity_app, name="activity")
 realtime_app = typer.Typer(help="The realtime replay log.", no_args_is_help=True)
 app.add_typer(realtime_app, name="realtime")
+keys_app = typer.Typer(help="API keys agents act with (as their user, within scopes and limits).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 
 out = Console()
 err = Console(stderr=True)
@@ -498,6 +502,128 @@ def usage(
                       "" if row.avg_latency_ms is None else f"{row.avg_latency_ms:.0f} ms", f"{row.cost_usd:.4f}",
                       style="bold" if r is None else None, end_section=r is None or r is report.items[-1])
     out.print(table)
+
+
+async def _as_user(db: Database, user: str) -> Identity:
+    profile = await users_store.find_user(db, user)
+    if profile is None:
+        raise ConfigError(f"no user {user!r}")
+    return Identity.user(profile.id)
+
+
+UserArgument = Annotated[str, typer.Argument(help="The user (id or email).")]
+
+
+@keys_app.command("create")
+@friendly_errors
+def keys_create(
+    user: UserArgument,
+    name: Annotated[str, typer.Option(help="What the key is for, usually the agent's name (bomGenerator).")],
+    scope: Annotated[list[str], typer.Option("--scope", help="A scope; repeat for more (`*`: all a key may do). "
+                                             "Scopes: " + ", ".join(SCOPES) + ".")],
+    chat: Annotated[str | None, typer.Option(help="Limit the key to this chat (its id).")] = None,
+    project: Annotated[str | None, typer.Option(help="Limit the key to this project (its id).")] = None,
+    expires: Annotated[str | None, typer.Option(help="Lifetime, e.g. 90d or 12h (default: until revoked).")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Create a key for USER and print its secret (shown this once; only a hash is kept)."""
+    from ohm.models import ApiKeyCreate
+    from ohm.store import keys as keys_store
+
+    try:
+        body = ApiKeyCreate(name=name, scopes=scope, chat_id=chat, project_id=project,
+                            expires_at=datetime.now(UTC) + timedelta(seconds=parse_ttl(expires)) if expires else None)
+    except ValueError as exc:
+        raise ConfigError(f"invalid key: {exc}") from None
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await keys_store.create_key(db, await _as_user(db, user), body)
+
+    created = with_database(settings_for(database_url), work)
+    out.print(f"[green]created[/green] {created.prefix} ({created.name}; {', '.join(created.scopes)})", highlight=False)
+    out.print("The secret, shown this once (Authorization: Bearer <secret>):", highlight=False)
+    typer.echo(created.secret)
+
+
+@keys_app.command("list")
+@friendly_errors
+def keys_list(user: UserArgument, database_url: DatabaseUrlOption = None) -> None:
+    """USER's keys: prefix, name, scopes, limit, status, last use (never the secrets)."""
+    from rich.table import Table
+
+    from ohm.store import keys as keys_store
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await keys_store.list_keys(db, await _as_user(db, user))
+
+    table = Table("id", "prefix", "name", "scopes", "limited to", "status", "expires", "last used")
+    for key in with_database(settings_for(database_url), work):
+        limit = f"chat {key.chat_id}" if key.chat_id else f"project {key.project_id}" if key.project_id else ""
+        table.add_row(str(key.id), key.prefix, key.name, " ".join(key.scopes), limit, key.status,
+                      f"{key.expires_at:%Y-%m-%d %H:%M}" if key.expires_at else "",
+                      f"{key.last_used_at:%Y-%m-%d %H:%M}" if key.last_used_at else "never")
+    out.print(table)
+
+
+@keys_app.command("revoke")
+@friendly_errors
+def keys_revoke(user: UserArgument, key_id: Annotated[str, typer.Argument(help="The key's id (see `ohm keys list`).")],
+                database_url: DatabaseUrlOption = None) -> None:
+    """Revoke one of USER's keys: refused from its next request on, in every server process."""
+    import uuid
+
+    from ohm.store import keys as keys_store
+
+    try:
+        parsed = uuid.UUID(key_id)
+    except ValueError:
+        raise ConfigError(f"not a key id: {key_id!r}") from None
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await keys_store.revoke_key(db, await _as_user(db, user), parsed)
+
+    key = with_database(settings_for(database_url), work)
+    out.print(f"[green]revoked[/green] {key.prefix} ({key.name}) at {key.revoked_at:%Y-%m-%d %H:%M:%S}",
+              highlight=False)
+
+
+@app.command()
+@friendly_errors
+def me(
+    user: UserArgument,
+    display_name: Annotated[str | None, typer.Option(help="Set the display name.")] = None,
+    avatar_url: Annotated[str | None, typer.Option(help="Set the avatar URL (http or https).")] = None,
+    preferences: Annotated[str | None, typer.Option(help="Replace the preferences (a JSON object).")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """A user's own account as GET /v1/me shows it (as JSON); with options, change it first (PATCH /v1/me)."""
+    import json
+
+    from ohm.models import MeUpdate
+
+    changes: dict[str, Any] = {}
+    if display_name is not None:
+        changes["display_name"] = display_name
+    if avatar_url is not None:
+        changes["avatar_url"] = avatar_url
+    if preferences is not None:
+        try:
+            changes["preferences"] = json.loads(preferences)
+        except ValueError:
+            raise ConfigError("--preferences must be JSON") from None
+    try:
+        update = MeUpdate(**changes)
+    except ValueError as exc:
+        raise ConfigError(f"invalid change: {exc}") from None
+    settings = settings_for(database_url)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        identity = await _as_user(db, user)
+        if changes:
+            return await users_store.update_me(db, identity, update, quota_bytes=settings.storage_quota_bytes)
+        return await users_store.get_me(db, identity, quota_bytes=settings.storage_quota_bytes)
+
+    typer.echo(with_database(settings, work).model_dump_json(indent=2))
 
 
 OlderThan = Annotated[str, typer.Option("--older-than", help="Age, e.g. 180d or 12h.")]

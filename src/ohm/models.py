@@ -850,6 +850,8 @@ class ActivityEntry(BaseModel):
     user_id: uuid.UUID | None
     actor_id: uuid.UUID | None
     actor_role: str | None
+    actor_key_id: uuid.UUID | None = Field(None, description="The API key that acted, if one did.")
+    actor_key_name: str | None = Field(None, description="Its name (usually the agent's), as it was then.")
     action: str
     entity_type: str
     entity_id: uuid.UUID | None
@@ -872,3 +874,78 @@ class Health(BaseModel):
     database: str
     schema_version: str | None
     embedded: bool
+
+
+# --- API keys and the user's own account ----------------------------------------------------------
+
+ScopeName = Literal["*", "chats:read", "chats:write", "messages:write", "artifacts:read", "artifacts:write",
+                    "projects:read", "projects:write", "files:read", "files:write", "shares:write", "search",
+                    "analytics:read", "account:read"]
+
+
+class ApiKeyCreate(Input):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100,
+                                           pattern=r"^[^\x00-\x1f\x7f]+$")] = Field(
+        description="What the key is for, usually the agent's name (e.g. bomGenerator): messages written with "
+                    "the key default their `agent.name` to it, and the activity log shows it.")
+    scopes: Annotated[list[ScopeName], Field(min_length=1, max_length=20)] = Field(
+        description="What the key may do; `*` is everything a key may do. Keys never manage keys or the account.")
+    chat_id: uuid.UUID | None = Field(None, description="Limit the key to this chat (one of yours).")
+    project_id: uuid.UUID | None = Field(None, description="Limit the key to this project and its chats.")
+    expires_at: AwareDatetime | None = Field(None, description="When the key stops working (in the future).")
+
+
+class ApiKey(BaseModel):
+    id: uuid.UUID
+    name: str
+    prefix: str = Field(description="The key's public start (`ohm_sk_` + 8 characters): names it in lists "
+                                    "and logs; the secret is never shown again.")
+    scopes: list[str]
+    chat_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    expires_at: datetime | None
+    created_at: datetime
+    last_used_at: datetime | None = Field(description="Kept to the minute.")
+    revoked_at: datetime | None
+    status: Literal["active", "revoked", "expired"]
+
+
+class ApiKeyCreated(ApiKey):
+    secret: str = Field(description="`Authorization: Bearer <secret>`. Shown once: only its hash is kept.")
+
+
+class AccountTotals(BaseModel):
+    message_count: int
+    total_input_tokens: int
+    total_output_tokens: int
+    total_cost_usd: Decimal
+
+
+class AccountStorage(BaseModel):
+    used_bytes: int
+    quota_bytes: int
+
+
+class Me(BaseModel):
+    """The signed-in user's own account."""
+
+    id: uuid.UUID
+    email: str | None
+    display_name: str | None
+    avatar_url: str | None
+    preferences: dict[str, Any]
+    subscription_tier: str
+    totals: AccountTotals
+    storage: AccountStorage
+    created_at: datetime
+
+
+class MeUpdate(Input):
+    """What a user may change of their account (the tier and the totals are not theirs to write)."""
+
+    display_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200,
+                                                   pattern=r"^[^\x00-\x1f\x7f]+$")] | None = None
+    avatar_url: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2048,
+                                                 pattern=r"^https?://[^\s\x00-\x1f]+$")] | None = None
+    preferences: dict[str, Any] | None = Field(None, description="Any JSON object, at most 64 KiB; replaces "
+                                                                 "the stored one.")

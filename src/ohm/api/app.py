@@ -22,6 +22,7 @@ from fastapi import FastAPI, Request
 
 from ohm import __version__
 from ohm.api.errors import install_error_handlers, problem_openapi
+from ohm.api.key_auth import Credentials, KeyVerifier
 from ohm.api.limits import BodyLimit, PublicReadLimit, WriteRateLimit
 from ohm.api.realtime import Hub
 from ohm.api.signing_keys import SigningKeys
@@ -35,23 +36,27 @@ OnReady = Callable[[FastAPI], Awaitable[None]]
 
 # ?token= (WebSocket and SSE clients), ?code= (the console's one-time sign-in links).
 TOKEN_IN_URL = re.compile(r"([?&](?:token|code)=)[^&\s\"']+")
+KEY_SECRET = re.compile(r"(ohm_sk_[A-Za-z0-9]{8}_)[A-Za-z0-9]+")  # an API key: its public prefix stays
 
 
 class RedactTokens(logging.Filter):
-    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers) and the console's sign-in codes
-    never reach the logs."""
+    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers), the console's sign-in codes and
+    API keys' secrets (anywhere in a line) never reach the logs."""
+
+    @staticmethod
+    def redact(text: str) -> str:
+        return KEY_SECRET.sub(r"\1[redacted]", TOKEN_IN_URL.sub(r"\1[redacted]", text))
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:
-            record.args = tuple(TOKEN_IN_URL.sub(r"\1[redacted]", a) if isinstance(a, str) else a
-                                for a in record.args)
+            record.args = tuple(self.redact(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
-            record.msg = TOKEN_IN_URL.sub(r"\1[redacted]", record.msg)
+            record.msg = self.redact(record.msg)
         return True
 
 
 def redact_tokens_in_logs() -> None:
-    for name in ("uvicorn.error", "uvicorn.access"):
+    for name in ("uvicorn.error", "uvicorn.access", "ohm"):
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactTokens) for f in logger.filters):
             logger.addFilter(RedactTokens())
@@ -95,8 +100,8 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             keys = SigningKeys(settings.jwt_jwks_url, settings.jwt_jwks_file, min_interval=settings.jwt_jwks_cooldown)
             await keys.start()
         app.state.signing_keys = keys
-        app.state.tokens = TokenCache(app.state.jwt_secret, keys=keys)
         async with open_database(settings) as db:
+            app.state.tokens = Credentials(TokenCache(app.state.jwt_secret, keys=keys), KeyVerifier(db))
             app.state.db = db
             app.state.target = db.target
             app.state.settings = settings
@@ -146,7 +151,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     if reads is not None:
         app.add_middleware(PublicReadLimit, rate=reads, burst=settings.rate_limit_public_burst)
 
-    from ohm.api.routes import analytics, artifacts, chats, files, health, projects, realtime, search, shares
+    from ohm.api.routes import account, analytics, artifacts, chats, files, health, projects, realtime, search, shares
     from ohm.web import console, pages
 
     app.include_router(health.router)
@@ -156,6 +161,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.include_router(files.router)
     app.include_router(projects.router)
     app.include_router(analytics.router)
+    app.include_router(account.router)
     app.include_router(search.router)
     app.include_router(realtime.router)
     app.include_router(pages.router)

@@ -7,11 +7,13 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from ohm.auth import Identity, InvalidToken
+from ohm.api import scopes
+from ohm.auth import Identity, InvalidToken, KeyGrant
 from ohm.db.session import Database
 
-bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT: HS256 with the project's secret, or "
-                    "ES256 / RS256 with a key of its JWKS. No token: anon.")
+bearer = HTTPBearer(auto_error=False, description="A Supabase-compatible JWT (HS256 with the project's secret, or "
+                    "ES256 / RS256 with a key of its JWKS), or an OHM API key (`ohm_sk_...`, within its scopes). "
+                    "No token: anon.")
 
 
 # The web console's session (ohm.web.console): an HttpOnly, SameSite=Strict cookie holding a token.  It
@@ -51,14 +53,26 @@ async def current_identity(
             return await session_identity(request)
         if not token:
             return Identity.anon()
-        try:
-            return await request.app.state.tokens.verify(token)
-        except InvalidToken as exc:
-            raise unauthorized(str(exc)) from None
+    else:
+        token = credentials.credentials
     try:
-        return await request.app.state.tokens.verify(credentials.credentials)
+        identity: Identity = await request.app.state.tokens.verify(token)
     except InvalidToken as exc:
         raise unauthorized(str(exc)) from None
+    if identity.key is not None:
+        check_scope(request, identity.key)
+    return identity
+
+
+def check_scope(request: Request, key: KeyGrant) -> None:
+    """An API key may call a route only with the scope listed for it (ohm.api.scopes)."""
+    route = request.scope.get("route")
+    needed = scopes.required(request.method, getattr(route, "path", ""))
+    if needed == scopes.USER_ONLY:
+        raise HTTPException(403, "an API key cannot do this: use the user's own token")
+    if needed is None or (needed != scopes.PUBLIC and not key.allows(needed)):
+        raise HTTPException(403, f"this API key lacks the scope {needed!r}" if needed else
+                            "API keys cannot call this route")
 
 
 async def signed_in(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:

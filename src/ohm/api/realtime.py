@@ -38,6 +38,7 @@ import psycopg
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.store import realtime as store
+from ohm.store.errors import Unauthenticated
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +113,10 @@ class Subscriber:
     replay_pending: set[uuid.UUID] = field(default_factory=set)  # chats whose replay waits for room
 
     @property
-    def key(self) -> tuple[str, uuid.UUID | None]:
-        return (self.identity.role, self.identity.user_id)
+    def key(self) -> tuple[str, uuid.UUID | None, uuid.UUID | None]:
+        """Who reads rows for this subscriber: subscribers with the same key see the same rows.  An API
+        key is its own reader (its limits, and its liveness checked as each new event is read)."""
+        return (self.identity.role, self.identity.user_id, self.identity.key.id if self.identity.key else None)
 
     @property
     def expires_at(self) -> float | None:
@@ -157,6 +160,9 @@ def frame(message: dict[str, Any]) -> Frame:
     out = Frame({k: v for k, v in message.items() if k != "data"})
     out.text = json.dumps(message, default=str)
     return out
+
+
+REVOKED = frame({"type": "revoked"})  # never sent: a loaded frame's place when the reader's API key was refused
 
 
 class FrameCache:
@@ -338,6 +344,11 @@ class Hub:
                 if chat_id in sub.replay_pending:
                     await self._catch_up(sub, chat_id)
 
+    def revoked(self, sub: Subscriber) -> None:
+        """The subscriber's API key was revoked or has expired: every subscription ends."""
+        sub.put({"type": "error", "code": "unauthorized", "detail": "API key revoked or expired"})
+        self.unsubscribe(sub)
+
     def _gone(self, sub: Subscriber, chat_id: uuid.UUID) -> None:
         sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
                  "detail": "the chat is not visible any more"})
@@ -362,14 +373,18 @@ class Hub:
         event = {**event, "chat_id": chat_id, "id": uuid.UUID(event["id"])}
         # The row once per identity among the watchers (as that identity: RLS decides), read
         # before the fan-out so that handing the frame to each subscriber never waits.
-        loaded: dict[tuple[str, uuid.UUID | None], Frame | None] = {}
+        loaded: dict[tuple[str, uuid.UUID | None, uuid.UUID | None], Frame | None] = {}
         for sub in watchers:
             if sub.key not in loaded and self._due(sub, chat_id, event["seq"]):
                 cached = self.frames.get((chat_id, event["seq"], sub.key))
                 if cached is not None:
                     loaded[sub.key] = cached
                     continue
-                row = await store.load_event(self.db, sub.identity, event)
+                try:
+                    row = await store.load_event(self.db, sub.identity, event)
+                except Unauthenticated:  # its API key was revoked or has expired
+                    loaded[sub.key] = REVOKED
+                    continue
                 made = frame(event_message(row)) if row is not None else None
                 loaded[sub.key] = made
                 if made is not None:
@@ -388,6 +403,9 @@ class Hub:
                 continue
             # No await from here on: nothing else runs between the check above and the put.
             message = loaded[sub.key]
+            if message is REVOKED:
+                self.revoked(sub)
+                continue
             if message is None:  # no longer visible to this subscriber
                 self._gone(sub, chat_id)
                 continue

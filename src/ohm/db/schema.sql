@@ -98,12 +98,39 @@ table public.activity_log (  -- Append-only log of important actions (actor, act
   created_at timestamp with time zone default now() not null,
   actor_id uuid,
   actor_role text,
+  actor_key_id uuid,
+  actor_key_name text,
   constraint activity_log_action_check CHECK (((action ~ '^[a-z][a-z_]*(\.[a-z][a-z_]*)+$'::text) AND (char_length(action) <= 100))),
+  constraint activity_log_actor_key_name_check CHECK ((char_length(actor_key_name) <= 100)),
   constraint activity_log_actor_role_check CHECK ((char_length(actor_role) <= 50)),
   constraint activity_log_entity_type_check CHECK (((char_length(entity_type) >= 1) AND (char_length(entity_type) <= 50))),
   constraint activity_log_metadata_check CHECK (((jsonb_typeof(metadata) = 'object'::text) AND (octet_length((metadata)::text) <= 16384))),
   constraint activity_log_pkey PRIMARY KEY (id),
   constraint activity_log_user_id_fkey FOREIGN KEY (user_id) REFERENCES profiles(id) ON DELETE CASCADE
+)  -- row level security, forced
+table public.api_keys (  -- Keys agents act with (as their user, within scopes, optionally limited to one chat or project); only a hash is kept.
+  id uuid default gen_random_uuid() not null,
+  user_id uuid default auth.uid() not null,
+  name text not null,
+  prefix text not null,
+  secret_sha256 bytea not null,
+  scopes text[] not null,
+  chat_id uuid,
+  project_id uuid,
+  expires_at timestamp with time zone,
+  created_at timestamp with time zone default now() not null,
+  last_used_at timestamp with time zone,
+  revoked_at timestamp with time zone,
+  constraint api_keys_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES chats(id) ON DELETE CASCADE,
+  constraint api_keys_name_check CHECK ((((char_length(btrim(name)) >= 1) AND (char_length(btrim(name)) <= 100)) AND (name !~ '[[:cntrl:]]'::text))),
+  constraint api_keys_one_limit CHECK (((chat_id IS NULL) OR (project_id IS NULL))),
+  constraint api_keys_pkey PRIMARY KEY (id),
+  constraint api_keys_prefix_check CHECK ((prefix ~ '^ohm_sk_[A-Za-z0-9]{8}$'::text)),
+  constraint api_keys_prefix_key UNIQUE (prefix),
+  constraint api_keys_project_id_fkey FOREIGN KEY (project_id) REFERENCES projects(id) ON DELETE CASCADE,
+  constraint api_keys_scopes_check CHECK ((((cardinality(scopes) >= 1) AND (cardinality(scopes) <= 20)) AND (array_position(scopes, NULL::text) IS NULL) AND (scopes <@ ARRAY['*'::text, 'chats:read'::text, 'chats:write'::text, 'messages:write'::text, 'artifacts:read'::text, 'artifacts:write'::text, 'projects:read'::text, 'projects:write'::text, 'files:read'::text, 'files:write'::text, 'shares:write'::text, 'search'::text, 'analytics:read'::text, 'account:read'::text]))),
+  constraint api_keys_secret_sha256_check CHECK ((octet_length(secret_sha256) = 32)),
+  constraint api_keys_user_id_fkey FOREIGN KEY (user_id) REFERENCES profiles(id) ON DELETE CASCADE
 )  -- row level security, forced
 table public.artifact_versions (  -- Immutable history of an artifact: UPDATE and DELETE are refused (except the cascade when the artifact goes).
   id uuid default gen_random_uuid() not null,
@@ -607,6 +634,9 @@ CREATE INDEX idx_login_codes_user ON ohm.login_codes USING btree (user_id);
 CREATE INDEX idx_share_views_day ON ohm.share_views USING btree (day);
 CREATE INDEX idx_activity_log_created ON public.activity_log USING btree (created_at);
 CREATE INDEX idx_activity_log_user ON public.activity_log USING btree (user_id, created_at DESC, id DESC);
+CREATE INDEX idx_api_keys_chat ON public.api_keys USING btree (chat_id) WHERE (chat_id IS NOT NULL);
+CREATE INDEX idx_api_keys_project ON public.api_keys USING btree (project_id) WHERE (project_id IS NOT NULL);
+CREATE INDEX idx_api_keys_user ON public.api_keys USING btree (user_id, created_at DESC);
 CREATE INDEX idx_artifact_versions_parent ON public.artifact_versions USING btree (artifact_id, parent_version_id) WHERE (parent_version_id IS NOT NULL);
 CREATE INDEX idx_artifact_versions_search ON public.artifact_versions USING gin (user_id, content_search);
 CREATE INDEX idx_artifact_versions_user ON public.artifact_versions USING btree (user_id);
@@ -735,6 +765,19 @@ begin
   end if;
   raise exception 'activity_log is append-only: % refused', lower(tg_op)
     using errcode = 'restrict_violation';
+end
+$function$;
+CREATE OR REPLACE FUNCTION ohm.activity_log_key()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+declare
+  k jsonb := ohm.request_key();
+begin
+  new.actor_key_id := (k ->> 'id')::uuid;
+  new.actor_key_name := k ->> 'name';
+  return new;
 end
 $function$;
 CREATE OR REPLACE FUNCTION ohm.activity_trigger()
@@ -870,6 +913,29 @@ begin
 end
 $function$;
 -- owner: ohm_definer
+CREATE OR REPLACE FUNCTION ohm.api_key_lookup(p_prefix text)
+ RETURNS TABLE(id uuid, user_id uuid, name text, secret_sha256 bytea, scopes text[], chat_id uuid, project_id uuid, expires_at timestamp with time zone, revoked_at timestamp with time zone)
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select k.id, k.user_id, k.name, k.secret_sha256, k.scopes, k.chat_id, k.project_id, k.expires_at, k.revoked_at
+    from public.api_keys k
+   where k.prefix = p_prefix
+$function$;
+-- owner: ohm_definer
+CREATE OR REPLACE FUNCTION ohm.api_keys_before_update()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if old.revoked_at is not null and new.revoked_at is distinct from old.revoked_at then
+    raise exception 'a revoked key stays revoked' using errcode = 'check_violation';
+  end if;
+  return new;
+end
+$function$;
 CREATE OR REPLACE FUNCTION ohm.append_message(p_role text, p_claims text, p_chat_id uuid, p_parent_given boolean, p_parent_id uuid, p_message_role message_role, p_content text, p_content_json jsonb, p_agent_name text, p_agent_model text, p_agent_icon text, p_intent agent_intent, p_input_tokens integer, p_output_tokens integer, p_cost_usd numeric, p_latency_ms integer, p_metadata jsonb)
  RETURNS TABLE(id uuid, parent_id uuid, sequence_number integer, cost_usd numeric, created_at timestamp with time zone)
  LANGUAGE plpgsql
@@ -877,14 +943,18 @@ CREATE OR REPLACE FUNCTION ohm.append_message(p_role text, p_claims text, p_chat
 AS $function$
 declare
   owner uuid;
+  claims jsonb := p_claims::jsonb;
 begin
   if p_role not in ('authenticated', 'service_role') then
     raise exception 'role % may not append messages', p_role using errcode = 'insufficient_privilege';
   end if;
+  if claims ? 'ohm_key' then
+    perform ohm.use_api_key((claims -> 'ohm_key' ->> 'id')::uuid, nullif(claims ->> 'sub', '')::uuid);
+  end if;
   perform set_config('role', p_role, true);
   perform set_config('request.jwt.claims', p_claims, true);
   if p_role = 'authenticated' then
-    owner := nullif(p_claims::jsonb ->> 'sub', '')::uuid;
+    owner := nullif(claims ->> 'sub', '')::uuid;
   else
     select c.user_id into owner from public.chats c where c.id = p_chat_id;
     if not found then
@@ -1168,6 +1238,43 @@ begin
             from regexp_matches(left(t, 262144), '([A-Za-z0-9]+(?:[.\-_/:][A-Za-z0-9]+)+)', 'g') as m);
 end
 $function$;
+CREATE OR REPLACE FUNCTION ohm.key_chats()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select case
+           when k ->> 'chat_id' is not null then array[(k ->> 'chat_id')::uuid]
+           when k ->> 'project_id' is not null
+             then array(select c.id from public.chats c where c.project_id = (k ->> 'project_id')::uuid)
+         end
+    from (select ohm.request_key() as k) s
+$function$;
+-- owner: ohm_definer
+CREATE OR REPLACE FUNCTION ohm.key_limited()
+ RETURNS boolean
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select coalesce(ohm.request_key() ?| array['chat_id', 'project_id'], false)
+$function$;
+CREATE OR REPLACE FUNCTION ohm.key_projects()
+ RETURNS uuid[]
+ LANGUAGE sql
+ STABLE SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+  select case
+           when k ->> 'project_id' is not null then array[(k ->> 'project_id')::uuid]
+           when k ->> 'chat_id' is not null
+             then array(select c.project_id from public.chats c
+                         where c.id = (k ->> 'chat_id')::uuid and c.project_id is not null)
+         end
+    from (select ohm.request_key() as k) s
+$function$;
+-- owner: ohm_definer
 CREATE OR REPLACE FUNCTION ohm.log_activity(p_owner uuid, p_action text, p_entity_type text, p_entity uuid, p_chat uuid, p_project uuid, p_metadata jsonb DEFAULT '{}'::jsonb)
  RETURNS void
  LANGUAGE sql
@@ -1567,6 +1674,14 @@ begin
           hint = 'write a new row instead; history is never rewritten';
 end
 $function$;
+CREATE OR REPLACE FUNCTION ohm.request_key()
+ RETURNS jsonb
+ LANGUAGE sql
+ STABLE
+ SET search_path TO ''
+AS $function$
+  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb -> 'ohm_key'
+$function$;
 CREATE OR REPLACE FUNCTION ohm.request_user_id()
  RETURNS uuid
  LANGUAGE sql
@@ -1719,6 +1834,27 @@ AS $function$
   select case when p_value is null or jsonb_typeof(p_value) = 'null' then '{}'::text[]
               else array(select jsonb_array_elements_text(p_value)) end
 $function$;
+CREATE OR REPLACE FUNCTION ohm.use_api_key(p_key uuid, p_user uuid)
+ RETURNS void
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  k record;
+begin
+  select a.revoked_at, a.expires_at, a.last_used_at into k
+    from public.api_keys a where a.id = p_key and a.user_id = p_user;
+  if not found or k.revoked_at is not null or (k.expires_at is not null and k.expires_at <= now()) then
+    raise exception 'API key revoked or expired' using errcode = 'invalid_authorization_specification';
+  end if;
+  if k.last_used_at is null or k.last_used_at < now() - interval '1 minute' then
+    update public.api_keys a set last_used_at = now()
+     where a.id = p_key and (a.last_used_at is null or a.last_used_at < now() - interval '1 minute');
+  end if;
+end
+$function$;
+-- owner: ohm_definer
 CREATE OR REPLACE FUNCTION ohm.volts(p_value jsonb, p_bound text)
  RETURNS numeric
  LANGUAGE sql
@@ -2253,6 +2389,8 @@ $function$;
 CREATE TRIGGER ohm_on_auth_user_created AFTER INSERT ON auth.users FOR EACH ROW EXECUTE FUNCTION ohm.handle_new_auth_user();
 CREATE TRIGGER ohm_on_auth_user_email_changed AFTER UPDATE OF email ON auth.users FOR EACH ROW WHEN (((old.email)::text IS DISTINCT FROM (new.email)::text)) EXECUTE FUNCTION ohm.handle_auth_user_email_change();
 CREATE TRIGGER activity_log_append_only BEFORE DELETE OR UPDATE ON public.activity_log FOR EACH ROW EXECUTE FUNCTION ohm.activity_log_append_only();
+CREATE TRIGGER activity_log_key BEFORE INSERT ON public.activity_log FOR EACH ROW WHEN ((strpos(current_setting('request.jwt.claims'::text, true), '"ohm_key"'::text) > 0)) EXECUTE FUNCTION ohm.activity_log_key();
+CREATE TRIGGER api_keys_before_update BEFORE UPDATE ON public.api_keys FOR EACH ROW EXECUTE FUNCTION ohm.api_keys_before_update();
 CREATE TRIGGER artifact_versions_activity AFTER INSERT ON public.artifact_versions FOR EACH ROW EXECUTE FUNCTION ohm.activity_trigger();
 CREATE TRIGGER artifact_versions_before_insert BEFORE INSERT ON public.artifact_versions FOR EACH ROW EXECUTE FUNCTION ohm.artifact_versions_before_insert();
 CREATE TRIGGER artifact_versions_immutable BEFORE DELETE OR UPDATE ON public.artifact_versions FOR EACH ROW EXECUTE FUNCTION ohm.refuse_history_change();
@@ -2301,10 +2439,34 @@ policy usage_counters_select_own on ohm.usage_counters permissive for select to 
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy activity_log_definer_insert on public.activity_log permissive for insert to ohm_definer
   with check (true)
+policy activity_log_key_limit on public.activity_log restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[])) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[])) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy activity_log_owner_select on public.activity_log permissive for select to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
+policy api_keys_definer on public.api_keys permissive for all to ohm_definer
+  using (true)
+  with check (true)
+policy api_keys_owner_insert on public.api_keys permissive for insert to authenticated
+  with check (((user_id = ( SELECT auth.uid() AS uid)) AND (( SELECT ohm.request_key() AS request_key) IS NULL) AND (revoked_at IS NULL) AND (last_used_at IS NULL) AND ((chat_id IS NULL) OR (EXISTS ( SELECT 1
+   FROM chats c
+  WHERE ((c.id = api_keys.chat_id) AND (c.user_id = ( SELECT auth.uid() AS uid)))))) AND ((project_id IS NULL) OR (EXISTS ( SELECT 1
+   FROM projects p
+  WHERE ((p.id = api_keys.project_id) AND (p.user_id = ( SELECT auth.uid() AS uid))))))))
+policy api_keys_owner_select on public.api_keys permissive for select to authenticated
+  using (((user_id = ( SELECT auth.uid() AS uid)) AND (( SELECT ohm.request_key() AS request_key) IS NULL)))
+policy api_keys_owner_update on public.api_keys permissive for update to authenticated
+  using (((user_id = ( SELECT auth.uid() AS uid)) AND (( SELECT ohm.request_key() AS request_key) IS NULL)))
+  with check ((user_id = ( SELECT auth.uid() AS uid)))
 policy artifact_versions_definer_select on public.artifact_versions permissive for select to ohm_definer
   using (true)
+policy artifact_versions_key_limit on public.artifact_versions restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (EXISTS ( SELECT 1
+   FROM artifacts a
+  WHERE (a.id = artifact_versions.artifact_id)))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (EXISTS ( SELECT 1
+   FROM artifacts a
+  WHERE (a.id = artifact_versions.artifact_id)))))
 policy artifact_versions_owner_insert on public.artifact_versions permissive for insert to authenticated
   with check ((user_id = ( SELECT auth.uid() AS uid)))
 policy artifact_versions_select on public.artifact_versions permissive for select to anon, authenticated
@@ -2315,6 +2477,9 @@ policy artifact_versions_select on public.artifact_versions permissive for selec
 policy artifacts_definer on public.artifacts permissive for all to ohm_definer
   using (true)
   with check (true)
+policy artifacts_key_limit on public.artifacts restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
 policy artifacts_owner_delete on public.artifacts permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy artifacts_owner_insert on public.artifacts permissive for insert to authenticated
@@ -2328,6 +2493,9 @@ policy artifacts_select on public.artifacts permissive for select to anon, authe
   WHERE ((c.id = artifacts.chat_id) AND c.is_public)))))
 policy attachments_definer_select on public.attachments permissive for select to ohm_definer
   using (true)
+policy attachments_key_limit on public.attachments restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[])) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[])) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy attachments_owner_delete on public.attachments permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy attachments_owner_insert on public.attachments permissive for insert to authenticated
@@ -2342,6 +2510,9 @@ policy attachments_select on public.attachments permissive for select to anon, a
 policy chat_forks_definer on public.chat_forks permissive for all to ohm_definer
   using (true)
   with check (true)
+policy chat_forks_key_limit on public.chat_forks restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (fork_chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (fork_chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
 policy chat_forks_owner_insert on public.chat_forks permissive for insert to authenticated
   with check (((forked_by = ( SELECT auth.uid() AS uid)) AND (EXISTS ( SELECT 1
    FROM chats c
@@ -2355,6 +2526,9 @@ policy chat_forks_owner_select on public.chat_forks permissive for select to aut
 policy chats_definer on public.chats permissive for all to ohm_definer
   using (true)
   with check (true)
+policy chats_key_limit on public.chats restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[])) OR (project_id = ((( SELECT ohm.request_key() AS request_key) ->> 'project_id'::text))::uuid)))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[])) OR (project_id = ((( SELECT ohm.request_key() AS request_key) ->> 'project_id'::text))::uuid)))
 policy chats_owner_delete on public.chats permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy chats_owner_insert on public.chats permissive for insert to authenticated
@@ -2364,12 +2538,18 @@ policy chats_owner_update on public.chats permissive for update to authenticated
   with check ((user_id = ( SELECT auth.uid() AS uid)))
 policy chats_select on public.chats permissive for select to anon, authenticated
   using ((is_public OR (user_id = ( SELECT auth.uid() AS uid))))
+policy check_runs_key_limit on public.check_runs restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy check_runs_owner_delete on public.check_runs permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy check_runs_owner_insert on public.check_runs permissive for insert to authenticated
   with check ((user_id = ( SELECT auth.uid() AS uid)))
 policy check_runs_owner_select on public.check_runs permissive for select to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
+policy circuit_verifications_key_limit on public.circuit_verifications restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy circuit_verifications_owner_delete on public.circuit_verifications permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy circuit_verifications_owner_insert on public.circuit_verifications permissive for insert to authenticated
@@ -2379,6 +2559,9 @@ policy circuit_verifications_owner_select on public.circuit_verifications permis
 policy circuit_verifications_owner_update on public.circuit_verifications permissive for update to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
   with check ((user_id = ( SELECT auth.uid() AS uid)))
+policy code_files_key_limit on public.code_files restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy code_files_owner_delete on public.code_files permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy code_files_owner_insert on public.code_files permissive for insert to authenticated
@@ -2388,6 +2571,9 @@ policy code_files_owner_select on public.code_files permissive for select to aut
 policy code_files_owner_update on public.code_files permissive for update to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
   with check ((user_id = ( SELECT auth.uid() AS uid)))
+policy connections_key_limit on public.connections restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy connections_owner_delete on public.connections permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy connections_owner_insert on public.connections permissive for insert to authenticated
@@ -2397,6 +2583,9 @@ policy connections_owner_select on public.connections permissive for select to a
 policy connections_owner_update on public.connections permissive for update to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
   with check ((user_id = ( SELECT auth.uid() AS uid)))
+policy datasheet_analyses_key_limit on public.datasheet_analyses restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy datasheet_analyses_owner_delete on public.datasheet_analyses permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy datasheet_analyses_owner_insert on public.datasheet_analyses permissive for insert to authenticated
@@ -2408,6 +2597,9 @@ policy datasheet_analyses_owner_update on public.datasheet_analyses permissive f
   with check ((user_id = ( SELECT auth.uid() AS uid)))
 policy messages_definer_select on public.messages permissive for select to ohm_definer
   using (true)
+policy messages_key_limit on public.messages restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
 policy messages_owner_delete on public.messages permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy messages_owner_insert on public.messages permissive for insert to authenticated
@@ -2423,6 +2615,9 @@ policy model_prices_read on public.model_prices permissive for select to anon, a
   using (true)
 policy part_library_read on public.part_library permissive for select to anon, authenticated, ohm_definer
   using (true)
+policy parts_key_limit on public.parts restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (project_id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy parts_owner_delete on public.parts permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy parts_owner_insert on public.parts permissive for insert to authenticated
@@ -2440,6 +2635,9 @@ policy profiles_select_own on public.profiles permissive for select to authentic
 policy profiles_update_own on public.profiles permissive for update to authenticated
   using ((id = ( SELECT auth.uid() AS uid)))
   with check ((id = ( SELECT auth.uid() AS uid)))
+policy projects_key_limit on public.projects restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
 policy projects_owner_delete on public.projects permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy projects_owner_insert on public.projects permissive for insert to authenticated
@@ -2451,6 +2649,9 @@ policy projects_owner_update on public.projects permissive for update to authent
   with check ((user_id = ( SELECT auth.uid() AS uid)))
 policy realtime_events_definer on public.realtime_events permissive for insert to ohm_definer
   with check (true)
+policy realtime_events_key_limit on public.realtime_events restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
 policy realtime_events_select on public.realtime_events permissive for select to anon, authenticated
   using (((user_id = ( SELECT auth.uid() AS uid)) OR (EXISTS ( SELECT 1
    FROM chats c
@@ -2458,6 +2659,9 @@ policy realtime_events_select on public.realtime_events permissive for select to
 policy shared_chats_definer on public.shared_chats permissive for all to ohm_definer
   using (true)
   with check (true)
+policy shared_chats_key_limit on public.shared_chats restrictive for all to authenticated
+  using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
+  with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (chat_id = ANY (( SELECT ohm.key_chats() AS key_chats)::uuid[]))))
 policy shared_chats_owner_delete on public.shared_chats permissive for delete to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
 policy shared_chats_owner_insert on public.shared_chats permissive for insert to authenticated
@@ -2495,6 +2699,8 @@ grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on ohm.usage
 grant SELECT on public.activity_log to authenticated
 grant INSERT on public.activity_log to ohm_definer
 grant DELETE, INSERT, SELECT on public.activity_log to service_role
+grant SELECT on public.api_keys to ohm_definer
+grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.api_keys to service_role
 grant SELECT on public.artifact_versions to anon
 grant SELECT on public.artifact_versions to authenticated
 grant SELECT on public.artifact_versions to ohm_definer
@@ -2552,6 +2758,10 @@ grant DELETE, SELECT on public.realtime_events to service_role
 grant DELETE, SELECT on public.shared_chats to authenticated
 grant SELECT, UPDATE on public.shared_chats to ohm_definer
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.shared_chats to service_role
+grant INSERT (chat_id, expires_at, name, prefix, project_id, scopes, secret_sha256) on public.api_keys to authenticated
+grant SELECT (chat_id, created_at, expires_at, id, last_used_at, name, prefix, project_id, revoked_at, scopes, user_id) on public.api_keys to authenticated
+grant UPDATE (revoked_at) on public.api_keys to authenticated
+grant UPDATE (last_used_at) on public.api_keys to ohm_definer
 grant INSERT (artifact_id, change_summary, content_json, content_text, created_by_agent, created_by_message_id, created_by_user_id, parent_version_id, user_id) on public.artifact_versions to authenticated
 grant INSERT (chat_id, forked_from_version_id, message_id, project_id, title, type, user_id) on public.artifacts to authenticated
 grant UPDATE (project_id, title) on public.artifacts to authenticated
@@ -2578,6 +2788,7 @@ grant execute on function auth.role() to PUBLIC, anon, authenticated, service_ro
 grant execute on function auth.uid() to PUBLIC, anon, authenticated, service_role
 grant execute on function ohm.activity_trigger() to ohm_definer
 grant execute on function ohm.add_usage(p_user uuid, p_messages bigint, p_input bigint, p_output bigint, p_cost numeric) to ohm_definer
+grant execute on function ohm.api_key_lookup(p_prefix text) to ohm_authenticator, ohm_definer
 grant execute on function ohm.append_message(p_role text, p_claims text, p_chat_id uuid, p_parent_given boolean, p_parent_id uuid, p_message_role message_role, p_content text, p_content_json jsonb, p_agent_name text, p_agent_model text, p_agent_icon text, p_intent agent_intent, p_input_tokens integer, p_output_tokens integer, p_cost_usd numeric, p_latency_ms integer, p_metadata jsonb) to ohm_authenticator
 grant execute on function ohm.artifact_versions_before_insert() to ohm_definer
 grant execute on function ohm.attachments_event() to ohm_definer
@@ -2593,6 +2804,9 @@ grant execute on function ohm.fork_owner() to authenticated, service_role
 grant execute on function ohm.handle_auth_user_email_change() to ohm_definer
 grant execute on function ohm.handle_new_auth_user() to ohm_definer
 grant execute on function ohm.identifier_parts(t text) to anon, authenticated, ohm_authenticator, ohm_definer, service_role
+grant execute on function ohm.key_chats() to authenticated, ohm_definer
+grant execute on function ohm.key_limited() to authenticated, ohm_definer
+grant execute on function ohm.key_projects() to authenticated, ohm_definer
 grant execute on function ohm.log_activity(p_owner uuid, p_action text, p_entity_type text, p_entity uuid, p_chat uuid, p_project uuid, p_metadata jsonb) to ohm_definer
 grant execute on function ohm.message_copy(m messages) to authenticated, service_role
 grant execute on function ohm.messages_after_delete() to ohm_definer
@@ -2603,11 +2817,13 @@ grant execute on function ohm.new_share_token() to authenticated, service_role
 grant execute on function ohm.next_event_seq(p_chat uuid, OUT seq bigint, OUT owner uuid) to ohm_definer
 grant execute on function ohm.price_model_id(p_model text) to authenticated, ohm_definer, service_role
 grant execute on function ohm.record_fork(p_original uuid, p_fork uuid, p_fork_point uuid, p_share_token text) to authenticated, ohm_definer
+grant execute on function ohm.request_key() to authenticated, ohm_definer
 grant execute on function ohm.request_user_id() to ohm_definer
 grant execute on function ohm.search_vector(t text) to anon, authenticated, ohm_authenticator, ohm_definer, service_role
 grant execute on function ohm.share_attachments(p_token text) to anon, authenticated, ohm_definer, service_role
 grant execute on function ohm.share_snapshot(p_token text, p_count_view boolean, p_visitor text, p_after integer, p_limit integer, p_budget bigint) to anon, authenticated, ohm_definer, service_role
 grant execute on function ohm.text_array(p_value jsonb) to authenticated, service_role
+grant execute on function ohm.use_api_key(p_key uuid, p_user uuid) to ohm_authenticator, ohm_definer
 grant execute on function ohm.volts(p_value jsonb, p_bound text) to authenticated, service_role
 grant execute on function ohm.watch_chats(p_chats uuid[], p_seconds integer) to ohm_authenticator, ohm_definer
 grant execute on function ohm.write_fork(p_title text, p_messages jsonb, p_artifacts jsonb, p_original uuid, p_fork_point uuid, p_share_token text) to authenticated, service_role

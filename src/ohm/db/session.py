@@ -14,12 +14,13 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 
 from ohm.auth import Identity
+from ohm.store.errors import Unauthenticated
 
 Conn = AsyncConnection[DictRow]
 """A connection of the pool: rows come back as dicts (cursors that need tuples ask for tuple_row)."""
@@ -33,11 +34,16 @@ def begin_as(identity: Identity) -> sql.Composed:
     """BEGIN and the identity switch as one simple query: one round trip.
 
     The values travel as quoted literals (psycopg quotes them); the role is
-    one of three fixed names and the claims are the verified token's.
+    one of three fixed names and the claims are the verified token's.  With an
+    API key, the database first checks the key is still live (not revoked, not
+    expired: ``ohm.use_api_key``), so a revocation holds on the next request.
     """
-    return sql.SQL(
-        "begin; select set_config('role', {}, true), set_config('request.jwt.claims', {}, true)"
-    ).format(sql.Literal(identity.role), sql.Literal(identity.claims_json()))
+    switch = sql.SQL("select set_config('role', {}, true), set_config('request.jwt.claims', {}, true)").format(
+        sql.Literal(identity.role), sql.Literal(identity.claims_json()))
+    if identity.key is None:
+        return sql.SQL("begin; {}").format(switch)
+    return sql.SQL("begin; select ohm.use_api_key({}, {}); {}").format(
+        sql.Literal(identity.key.id), sql.Literal(identity.user_id), switch)
 
 
 class Database:
@@ -107,7 +113,12 @@ class Database:
         pool rolls the connection back when it gets it back.
         """
         async with self.pool.connection() as conn:
-            await conn.execute(begin_as(identity))
+            try:
+                await conn.execute(begin_as(identity))
+            except errors.InvalidAuthorizationSpecification:
+                with contextlib.suppress(Exception):
+                    await conn.execute("rollback")
+                raise Unauthenticated("API key revoked or expired") from None
             try:
                 yield conn
             except BaseException:

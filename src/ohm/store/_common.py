@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.store import constraints
-from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge, TooMany
+from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge, TooMany, Unauthenticated
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -32,7 +32,7 @@ KiB = 1024
 # SQLSTATEs PostgREST turns into HTTP statuses (PTxyz = status xyz), raised by the functions in `public`
 # (the rpc functions of the migrations) with a message meant for the caller.
 RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT422": Invalid, "PT413": TooLarge,
-                                       "PT429": TooMany}
+                                       "PT429": TooMany, "28000": Unauthenticated}
 
 
 def _primary(exc: psycopg.Error) -> str:

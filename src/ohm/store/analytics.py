@@ -100,7 +100,8 @@ async def set_price(db: Database, model_id: str, *, provider: str, input_per_mto
 
 # --- activity log ----------------------------------------------------------------------------------------------
 
-ACTIVITY_COLUMNS = """a.id, a.user_id, a.actor_id, a.actor_role, a.action, a.entity_type, a.entity_id, a.chat_id,
+ACTIVITY_COLUMNS = """a.id, a.user_id, a.actor_id, a.actor_role, a.actor_key_id, a.actor_key_name, a.action,
+                      a.entity_type, a.entity_id, a.chat_id,
                       a.project_id, a.metadata, a.created_at"""
 
 

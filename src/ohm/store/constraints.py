@@ -74,7 +74,8 @@ NOT_ALLOWED = frozenset({
     "projects_name_check", "projects_spend_limit_usd_check", "realtime_events_data_check",
     "realtime_events_event_seq_check", "realtime_events_kind_check", "shared_chats_artifact_versions_check",
     "shared_chats_check", "shared_chats_check1", "shared_chats_fork_count_check", "shared_chats_share_token_check",
-    "shared_chats_view_count_check",
+    "shared_chats_view_count_check", "api_keys_name_check", "api_keys_prefix_check", "api_keys_secret_sha256_check",
+    "api_keys_scopes_check", "api_keys_one_limit", "activity_log_actor_key_name_check",
 })
 
 ALL = TOO_LARGE | TOO_DEEP | BUDGETS | SHAPES | COST | NOT_ALLOWED

@@ -22,6 +22,13 @@ class NotFound(StoreError):
     title = "Not found"
 
 
+class Unauthenticated(StoreError):
+    """The credential stopped being valid (an API key revoked or expired since the server read it)."""
+
+    status = 401
+    title = "Unauthorized"
+
+
 class Conflict(StoreError):
     status = 409
     title = "Conflict"

@@ -20,7 +20,7 @@ from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.models import Message, MessageAgent, MessageCreate, MessageDetail, MessagePage, MessageUsage, Usage
+from ohm.models import AgentInfo, Message, MessageAgent, MessageCreate, MessageDetail, MessagePage, MessageUsage, Usage
 from ohm.store._common import (
     KiB,
     MiB,
@@ -203,6 +203,8 @@ async def append_message(db: Database, identity: Identity, chat_id: uuid.UUID, d
     validate_message(data)
     usage = data.usage or Usage()
     agent = data.agent
+    if agent is None and identity.key is not None:  # written with an agent's key: that agent answered
+        agent = AgentInfo(name=identity.key.name)
     if identity.role == "anon":
         raise NotFound(NOT_FOUND)
     params = {

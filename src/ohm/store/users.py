@@ -11,6 +11,7 @@ import re
 import uuid
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from psycopg import errors
 from psycopg.types.json import Jsonb
@@ -18,8 +19,9 @@ from pydantic import BaseModel
 
 from ohm.auth import Identity
 from ohm.db.session import Database
-from ohm.store._common import first
-from ohm.store.errors import Conflict, Invalid
+from ohm.models import AccountStorage, AccountTotals, Me, MeUpdate
+from ohm.store._common import check_json_size, database_errors, first
+from ohm.store.errors import Conflict, Forbidden, Invalid, NotFound
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
 
@@ -85,3 +87,63 @@ async def find_user(db: Database, key: str) -> Profile | None:
         row = await cur.fetchone()
     return Profile.model_validate(row) if row else None
 
+
+
+ME_COLUMNS = """
+    p.id, p.email, p.display_name, p.avatar_url, p.preferences, p.subscription_tier::text as subscription_tier,
+    p.created_at, t.message_count, t.total_input_tokens, t.total_output_tokens, t.total_cost_usd
+"""
+
+
+def _me_owner(identity: Identity) -> uuid.UUID:
+    if identity.role != "authenticated" or identity.user_id is None:
+        raise Forbidden("only a signed-in user has an account")
+    return identity.user_id
+
+
+async def get_me(db: Database, identity: Identity, *, quota_bytes: int) -> Me:
+    """The caller's profile, totals and storage.  Storage is counted over all their files, whatever a
+    limited API key could reach (it is the account's figure, like the totals)."""
+    user_id = _me_owner(identity)
+    async with db.acting_as(identity) as conn:
+        row = await (await conn.execute(f"select {ME_COLUMNS} from {PROFILES} where p.id = %s", (user_id,))).fetchone()
+    if row is None:
+        raise NotFound("no profile for this user")
+    async with db.acting_as(Identity.service()) as conn:
+        used = (await first(await conn.execute(
+            "select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments where user_id = %s",
+            (user_id,))))["used"]
+    return _me(row, used, quota_bytes)
+
+
+async def update_me(db: Database, identity: Identity, data: MeUpdate, *, quota_bytes: int) -> Me:
+    """Change display name, avatar URL or preferences (only those given; null clears a name or avatar)."""
+    user_id = _me_owner(identity)
+    if identity.key is not None:
+        raise Forbidden("an API key cannot change the account: use the user's own token")
+    changes = {name: getattr(data, name) for name in ("display_name", "avatar_url", "preferences")
+               if name in data.model_fields_set}
+    if "preferences" in changes:
+        if changes["preferences"] is None:
+            raise Invalid("preferences cannot be null: send {} to clear them")
+        check_json_size("preferences", changes["preferences"], 64 * 1024)
+        changes["preferences"] = Jsonb(changes["preferences"])
+    if changes:
+        assignments = ", ".join(f"{name} = %s" for name in changes)
+        async with db.acting_as(identity) as conn:
+            with database_errors("no profile for this user"):
+                cur = await conn.execute(
+                    f"update public.profiles set {assignments} where id = %s returning id",
+                    (*changes.values(), user_id))
+                if await cur.fetchone() is None:
+                    raise NotFound("no profile for this user")
+    return await get_me(db, identity, quota_bytes=quota_bytes)
+
+
+def _me(row: Any, used: int, quota_bytes: int) -> Me:
+    return Me(id=row["id"], email=row["email"], display_name=row["display_name"], avatar_url=row["avatar_url"],
+              preferences=row["preferences"], subscription_tier=row["subscription_tier"],
+              totals=AccountTotals(message_count=row["message_count"], total_input_tokens=row["total_input_tokens"],
+                                   total_output_tokens=row["total_output_tokens"],
+                                   total_cost_usd=row["total_cost_usd"]),
+              storage=AccountStorage(used_bytes=used, quota_bytes=quota_bytes), created_at=row["created_at"])

@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 from ohm.api.deps import AnyIdentity
 from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text, sse_bytes
 from ohm.auth import Identity, InvalidToken, KeysUnavailable
-from ohm.store.errors import Invalid, NotFound
+from ohm.store.errors import Invalid, NotFound, Unauthenticated
 
 router = APIRouter(prefix="/v1", tags=["realtime"])
 
@@ -28,7 +28,14 @@ CURSOR = re.compile(r"[0-9]{1,19}")
 async def _identity_from_token(request_state: Any, token: str | None) -> Identity:
     if not token:
         return Identity.anon()
-    return await request_state.tokens.verify(token)
+    return readable(await request_state.tokens.verify(token))
+
+
+def readable(identity: Identity) -> Identity:
+    """A WebSocket's identity: an API key needs the scope `chats:read` to watch chats."""
+    if identity.key is not None and not identity.key.allows("chats:read"):
+        raise InvalidToken("this API key lacks the scope 'chats:read'")
+    return identity
 
 
 @router.websocket("/realtime")
@@ -99,9 +106,10 @@ async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
         sub.put({"type": "pong"})
     elif kind == "auth":
         try:
-            identity = await hub.tokens.verify(str(message.get("token") or ""))
+            identity = readable(await hub.tokens.verify(str(message.get("token") or "")))
             # Before subscribing: anyone; after: only the same user again (a fresh token, later expiry).
-            if sub.cursors and (identity.role, identity.user_id) != sub.key:
+            if sub.cursors and (identity.role, identity.user_id,
+                                identity.key.id if identity.key else None) != sub.key:
                 sub.put({"type": "error", "code": "bad_request",
                          "detail": "a new token must be the same user's once subscribed"})
                 return
@@ -125,7 +133,12 @@ async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
             hub.unsubscribe(sub, chat_id)
             sub.put({"type": "unsubscribed", "chat_id": str(chat_id)})
             return
-        if await hub.subscribe(sub, chat_id, since) is None:
+        try:
+            started = await hub.subscribe(sub, chat_id, since)
+        except Unauthenticated:
+            hub.revoked(sub)
+            return
+        if started is None:
             sub.put({"type": "error", "code": "not_found", "chat_id": str(chat_id),
                      "detail": "no such chat, or not yours to watch"})
     else:

@@ -39,6 +39,8 @@ from ohm.client._base import (
 from ohm.models import (
     ActivityPage,
     AgentInfo,
+    ApiKey,
+    ApiKeyCreated,
     Artifact,
     ArtifactDiff,
     ArtifactType,
@@ -56,6 +58,7 @@ from ohm.models import (
     Health,
     Intent,
     Lineage,
+    Me,
     MessageCreated,
     MessageDetail,
     MessagePage,
@@ -82,7 +85,8 @@ from ohm.models import (
 
 
 class AsyncOhmClient:
-    """A client of OHM's API. ``token`` is a user JWT or a service-role key; none = anon.
+    """A client of OHM's API. ``token`` is a user JWT, an API key (``ohm_sk_...``) or a service-role key;
+    none = anon.
 
     Every method returns the pydantic model the server sends (``ohm.models``) and raises an
     :class:`~ohm.client.OhmError` subclass, carrying the problem+json body, for an error answer."""
@@ -440,3 +444,32 @@ class AsyncOhmClient:
             "limit": limit, "cursor": cursor, "action": action, "entity_type": entity_type, "entity_id": entity_id,
             "chat_id": chat_id, "project_id": project_id, "from": _when(since), "to": _when(until),
             "user_id": user_id}))
+
+    # the account and its API keys
+
+    @route("GET", "/v1/me")
+    async def me(self) -> Me:
+        """Your profile, totals and storage."""
+        return await self._send(_Call("GET", "/v1/me", Me))
+
+    @route("PATCH", "/v1/me")
+    async def update_me(self, **changes: Any) -> Me:
+        """Change ``display_name``, ``avatar_url`` or ``preferences`` (None clears a name or avatar)."""
+        return await self._send(_Call("PATCH", "/v1/me", Me, json=_json_body(changes, keep_none=tuple(changes))))
+
+    @route("POST", "/v1/keys")
+    async def create_key(self, name: str, scopes: list[str], *, chat_id: uuid.UUID | str | None = None,
+                         project_id: uuid.UUID | str | None = None, expires_at: datetime | None = None
+                         ) -> ApiKeyCreated:
+        """A key for an agent; its ``secret`` is in this answer only."""
+        return await self._send(_Call("POST", "/v1/keys", ApiKeyCreated, json=_json_body({
+            "name": name, "scopes": scopes, "chat_id": chat_id, "project_id": project_id,
+            "expires_at": _when(expires_at)})))
+
+    @route("GET", "/v1/keys")
+    async def list_keys(self) -> list[ApiKey]:
+        return await self._send(_Call("GET", "/v1/keys", list[ApiKey]))
+
+    @route("DELETE", "/v1/keys/{key_id}")
+    async def revoke_key(self, key_id: uuid.UUID | str) -> ApiKey:
+        return await self._send(_Call("DELETE", f"/v1/keys/{key_id}", ApiKey))

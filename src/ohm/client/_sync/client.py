@@ -40,6 +40,8 @@ from ohm.client._base import (
 from ohm.models import (
     ActivityPage,
     AgentInfo,
+    ApiKey,
+    ApiKeyCreated,
     Artifact,
     ArtifactDiff,
     ArtifactType,
@@ -57,6 +59,7 @@ from ohm.models import (
     Health,
     Intent,
     Lineage,
+    Me,
     MessageCreated,
     MessageDetail,
     MessagePage,
@@ -83,7 +86,8 @@ from ohm.models import (
 
 
 class OhmClient:
-    """A client of OHM's API. ``token`` is a user JWT or a service-role key; none = anon.
+    """A client of OHM's API. ``token`` is a user JWT, an API key (``ohm_sk_...``) or a service-role key;
+    none = anon.
 
     Every method returns the pydantic model the server sends (``ohm.models``) and raises an
     :class:`~ohm.client.OhmError` subclass, carrying the problem+json body, for an error answer."""
@@ -441,3 +445,32 @@ class OhmClient:
             "limit": limit, "cursor": cursor, "action": action, "entity_type": entity_type, "entity_id": entity_id,
             "chat_id": chat_id, "project_id": project_id, "from": _when(since), "to": _when(until),
             "user_id": user_id}))
+
+    # the account and its API keys
+
+    @route("GET", "/v1/me")
+    def me(self) -> Me:
+        """Your profile, totals and storage."""
+        return self._send(_Call("GET", "/v1/me", Me))
+
+    @route("PATCH", "/v1/me")
+    def update_me(self, **changes: Any) -> Me:
+        """Change ``display_name``, ``avatar_url`` or ``preferences`` (None clears a name or avatar)."""
+        return self._send(_Call("PATCH", "/v1/me", Me, json=_json_body(changes, keep_none=tuple(changes))))
+
+    @route("POST", "/v1/keys")
+    def create_key(self, name: str, scopes: list[str], *, chat_id: uuid.UUID | str | None = None,
+                         project_id: uuid.UUID | str | None = None, expires_at: datetime | None = None
+                         ) -> ApiKeyCreated:
+        """A key for an agent; its ``secret`` is in this answer only."""
+        return self._send(_Call("POST", "/v1/keys", ApiKeyCreated, json=_json_body({
+            "name": name, "scopes": scopes, "chat_id": chat_id, "project_id": project_id,
+            "expires_at": _when(expires_at)})))
+
+    @route("GET", "/v1/keys")
+    def list_keys(self) -> list[ApiKey]:
+        return self._send(_Call("GET", "/v1/keys", list[ApiKey]))
+
+    @route("DELETE", "/v1/keys/{key_id}")
+    def revoke_key(self, key_id: uuid.UUID | str) -> ApiKey:
+        return self._send(_Call("DELETE", f"/v1/keys/{key_id}", ApiKey))

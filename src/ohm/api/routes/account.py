@@ -1,0 +1,63 @@
+"""/v1/me and /v1/keys: the signed-in user's own account, and the API keys their agents act with."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import TypeAdapter
+
+from ohm.api.deps import Db, SignedIn
+from ohm.api.responses import json_response
+from ohm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, Me, MeUpdate
+from ohm.store import keys as key_store
+from ohm.store import users
+
+router = APIRouter(prefix="/v1", tags=["account"])
+KEY_LIST = TypeAdapter(list[ApiKey])
+
+USER_ONLY: dict[int | str, dict[str, Any]] = {
+    403: {"description": "Not with an API key (or the service role): only the user's own token."}}
+
+
+@router.get("/me", response_model=Me, responses={403: {"description": "Not a user (anon or the service role)."}})
+async def get_me(request: Request, db: Db, identity: SignedIn) -> Response:
+    """Your profile (display name, avatar, preferences, subscription tier), totals (messages, tokens, cost)
+    and storage (bytes used of your quota). With an API key: the scope `account:read`."""
+    return json_response(await users.get_me(db, identity, quota_bytes=request.app.state.settings.storage_quota_bytes))
+
+
+@router.patch("/me", response_model=Me, responses={**USER_ONLY, 413: {}, 422: {}})
+async def update_me(request: Request, body: MeUpdate, db: Db, identity: SignedIn) -> Response:
+    """Change your display name, avatar URL (http or https) or preferences (a JSON object up to 64 KiB,
+    replacing the stored one). The tier and the totals are not yours to write."""
+    return json_response(await users.update_me(db, identity, body,
+                                               quota_bytes=request.app.state.settings.storage_quota_bytes))
+
+
+@router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated,
+             responses={**USER_ONLY, 404: {"description": "The chat or project to limit the key to is not yours."},
+                        422: {}})
+async def create_key(body: ApiKeyCreate, db: Db, identity: SignedIn) -> Response:
+    """A key for an agent: it acts as you, within its scopes (and its chat or project, if limited), until it
+    expires or you revoke it. The `secret` is in this response only."""
+    created = await key_store.create_key(db, identity, body)
+    return Response(created.model_dump_json(), 201, media_type="application/json",
+                    headers={"Location": f"/v1/keys/{created.id}", "Cache-Control": "no-store"})
+
+
+@router.get("/keys", response_model=list[ApiKey], responses=USER_ONLY)
+async def list_keys(db: Db, identity: SignedIn) -> Response:
+    """Your keys, newest first, with their status and when they were last used (never their secrets)."""
+    return Response(KEY_LIST.dump_json(await key_store.list_keys(db, identity)), media_type="application/json")
+
+
+@router.delete("/keys/{key_id}", response_model=ApiKey, responses={**USER_ONLY, 404: {}})
+async def revoke_key(request: Request, key_id: uuid.UUID, db: Db, identity: SignedIn) -> Response:
+    """Revoke a key: refused from its next request on, in every server process. Revoking twice is harmless."""
+    revoked = await key_store.revoke_key(db, identity, key_id)
+    verifier = request.app.state.tokens.api_keys
+    if verifier is not None:
+        verifier.forget(revoked.id)
+    return json_response(revoked)

@@ -1,0 +1,88 @@
+"""GET and PATCH /v1/me: a user's own profile, totals and storage; what they may and may not change."""
+
+from __future__ import annotations
+
+import pytest
+
+from ohm.auth import issue_token
+
+from .conftest import JWT_SECRET
+from .helpers import png
+
+
+def test_me_shows_profile_totals_and_storage(http, user, other_user):
+    h = {"Authorization": f"Bearer {user.token()}"}
+    me = http.get("/v1/me", headers=h).json()
+    assert (me["id"], me["email"], me["subscription_tier"]) == (str(user.id), user.email, "free")
+    assert {k: float(v) for k, v in me["totals"].items()} == {
+        "message_count": 0, "total_input_tokens": 0, "total_output_tokens": 0, "total_cost_usd": 0}
+    assert me["storage"]["used_bytes"] == 0 and me["storage"]["quota_bytes"] > 0
+    chat = http.post("/v1/chats", headers=h, json={}).json()["id"]
+    for n in (1, 2):
+        http.post(f"/v1/chats/{chat}/messages", headers=h, json={
+            "role": "assistant", "content": "x", "agent": {"name": "a", "model": "openai/o1"},
+            "usage": {"input_tokens": 100 * n, "output_tokens": 10 * n}})
+    image = png(seed=4242)
+    uploaded = http.post("/v1/attachments", headers=h, files={"file": ("board.png", image)},
+                         data={"category": "photo", "chat_id": chat})
+    assert uploaded.status_code == 201
+    me = http.get("/v1/me", headers=h).json()
+    assert (me["totals"]["message_count"], me["totals"]["total_input_tokens"],
+            me["totals"]["total_output_tokens"]) == (2, 300, 30)
+    assert float(me["totals"]["total_cost_usd"]) > 0
+    assert me["storage"]["used_bytes"] == len(image)
+    # Bob's /v1/me is Bob's.
+    bob = http.get("/v1/me", headers={"Authorization": f"Bearer {other_user.token()}"}).json()
+    assert bob["id"] == str(other_user.id) and bob["totals"]["message_count"] == 0
+
+
+def test_who_has_an_account(http):
+    assert http.get("/v1/me").status_code == 401
+    service = issue_token(JWT_SECRET, role="service_role")
+    response = http.get("/v1/me", headers={"Authorization": f"Bearer {service}"})
+    assert response.status_code == 403 and response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_patch_me(http, user):
+    h = {"Authorization": f"Bearer {user.token()}"}
+    changed = http.patch("/v1/me", headers=h, json={
+        "display_name": "  Ada  ", "avatar_url": "https://example.com/ada.png",
+        "preferences": {"theme": "dark", "units": {"length": "mm"}, "favourites": ["ESP32", "BME280"]}})
+    assert changed.status_code == 200, changed.text
+    me = changed.json()
+    assert (me["display_name"], me["avatar_url"]) == ("Ada", "https://example.com/ada.png")
+    assert me["preferences"]["units"] == {"length": "mm"}
+    # Only what is sent changes; null clears a name or avatar.
+    me = http.patch("/v1/me", headers=h, json={"avatar_url": None}).json()
+    assert (me["display_name"], me["avatar_url"]) == ("Ada", None) and me["preferences"]["theme"] == "dark"
+    assert http.patch("/v1/me", headers=h, json={}).json() == me
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"subscription_tier": "enterprise"}, 422), ({"totals": {"message_count": 0}}, 422), ({"id": "x"}, 422),
+    ({"display_name": ""}, 422), ({"display_name": "a\u0000b"}, 422), ({"display_name": "x" * 201}, 422),
+    ({"avatar_url": "javascript:alert(1)"}, 422), ({"avatar_url": "https://x/" + "a" * 2048}, 422),
+    ({"preferences": None}, 422), ({"preferences": ["dark"]}, 422), ({"preferences": "dark"}, 422),
+    ({"preferences": {"blob": "x" * 70_000}}, 413), ({"preferences": {"k": "a\u0000"}}, 422),
+    ([], 422), ("me", 422),
+])
+def test_bad_patches_change_nothing(http, user, body, status):
+    h = {"Authorization": f"Bearer {user.token()}"}
+    before = http.get("/v1/me", headers=h).json()
+    response = http.patch("/v1/me", headers=h, json=body)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert http.get("/v1/me", headers=h).json() == before
+
+
+def test_deep_preferences_are_refused(http, user):
+    h = {"Authorization": f"Bearer {user.token()}"}
+    deep: dict = {}
+    node = deep
+    for _ in range(80):
+        node["a"] = {}
+        node = node["a"]
+    before = http.get("/v1/me", headers=h).json()
+    response = http.patch("/v1/me", headers=h, json={"preferences": deep})
+    assert 400 <= response.status_code < 500
+    assert http.get("/v1/me", headers=h).json() == before
