@@ -295,3 +295,18 @@ def test_secrets_are_compared_in_constant_time_and_never_logged(monkeypatch):
     RedactTokens().filter(record)
     assert secret not in str(record.args) and secret.rpartition("_")[2] not in str(record.args)
     assert prefix in str(record.args[1])
+
+
+def test_pages_and_the_console_take_no_key(http, user, live_server):
+    """A key is for the API, where its scopes are checked: it cannot become a console session or open the
+    usage page (those would reach everything its user sees, whatever the key's scopes)."""
+    secret = make_key(http, user, scopes=["*"])["secret"]
+    signed = httpx.post(f"{live_server}/sign-in/session", data={"access_token": secret},
+                        headers={"Origin": live_server}, follow_redirects=False)
+    assert signed.status_code == 401 and "ohm_session" not in signed.headers.get("set-cookie", "")
+    assert httpx.get(f"{live_server}/usage", params={"token": secret}, follow_redirects=False).status_code == 401
+    assert httpx.get(f"{live_server}/usage", cookies={"ohm_session": secret}).status_code == 401
+    assert httpx.get(f"{live_server}/v1/chats", cookies={"ohm_session": secret}).json()["items"] == []
+    # The user's own token does sign in.
+    assert httpx.post(f"{live_server}/sign-in/session", data={"access_token": user.token()},
+                      headers={"Origin": live_server}, follow_redirects=False).status_code == 303

@@ -29,7 +29,7 @@ async def session_identity(request: Request) -> Identity:
     if not token:
         return Identity.anon()
     try:
-        identity: Identity = await request.app.state.tokens.verify(token)
+        identity: Identity = await request.app.state.tokens.verify_token(token)
     except InvalidToken:
         return Identity.anon()
     return identity

@@ -89,3 +89,10 @@ class Credentials:
                 raise InvalidToken("API keys are not accepted here")
             return await self.api_keys.verify(token)
         return await self.tokens.verify(token)
+
+    async def verify_token(self, token: str) -> Identity:
+        """A user's (or role's) token only: the pages and the console's session take no API key (a key is
+        for the API, where its scopes are checked route by route)."""
+        if keys.looks_like_key(token):
+            raise InvalidToken("API keys are for the API, not for the pages")
+        return await self.tokens.verify(token)

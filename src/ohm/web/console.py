@@ -111,7 +111,7 @@ async def sign_in_with_session(request: Request, access_token: Annotated[str, Fo
     if not same_origin(request):
         return Response("cross-site sign-in refused", status_code=403, headers=headers())
     try:
-        identity = await request.app.state.tokens.verify(access_token)
+        identity = await request.app.state.tokens.verify_token(access_token)
     except InvalidToken:
         return await page("console_sign_in.html", 401, expired=True)
     if not signed_in(identity):

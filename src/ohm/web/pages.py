@@ -75,7 +75,7 @@ async def usage_page(request: Request, db: Db,
     tokens = request.app.state.tokens
     if token is not None:
         try:
-            identity = await tokens.verify(token)
+            identity = await tokens.verify_token(token)
         except InvalidToken:
             return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
         response = RedirectResponse(f"/usage?days={days}", status_code=303, headers=HEADERS)
@@ -85,7 +85,8 @@ async def usage_page(request: Request, db: Db,
         return response
     try:
         # The page's own cookie, else the console's session.
-        identity = await tokens.verify(request.cookies.get(USAGE_COOKIE) or request.cookies.get(SESSION_COOKIE) or "")
+        cookie = request.cookies.get(USAGE_COOKIE) or request.cookies.get(SESSION_COOKIE) or ""
+        identity = await tokens.verify_token(cookie)
     except InvalidToken:
         return templates.TemplateResponse(request, "sign_in.html", {}, status_code=401, headers=HEADERS)
     if identity.role == "anon":
