@@ -80,8 +80,13 @@ def test_keys_cannot_manage_keys_or_the_account(http, user, app_url):
     grant = KeyGrant(uuid.uuid4(), "rogue", frozenset({"*"}))
     rogue = Identity.with_key(user.id, grant)
     with pytest.raises(psycopg.errors.InsufficientPrivilege), acting(app_url, rogue) as conn:
+        conn.execute("select ohm.create_api_key('x', 'ohm_sk_AAAAAAAA', decode(repeat('00', 32), 'hex'), '{*}', "
+                     "null, null, null)")
+    # Nor may a user store a key of their own choosing (a weak secret) by inserting a row: keys come from
+    # ohm.create_api_key with a secret the server drew.
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), acting(app_url, Identity.user(user.id)) as conn:
         conn.execute("insert into api_keys (name, prefix, secret_sha256, scopes) values "
-                     "('x', 'ohm_sk_AAAAAAAA', decode(repeat('00', 32), 'hex'), '{*}')")
+                     "('x', 'ohm_sk_AAAAAAAA', sha256('password'::bytea), '{*}')")
     with acting(app_url, Identity.with_key(user.id, grant)) as conn:
         assert conn.execute("select count(*) as n from api_keys").fetchone()["n"] == 0
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
@@ -310,3 +315,33 @@ def test_pages_and_the_console_take_no_key(http, user, live_server):
     # The user's own token does sign in.
     assert httpx.post(f"{live_server}/sign-in/session", data={"access_token": user.token()},
                       headers={"Origin": live_server}, follow_redirects=False).status_code == 303
+
+
+async def test_lookups_are_cached_and_made_up_keys_cost_one(app_url, http, user):
+    from ohm.api.key_auth import KeyVerifier
+    from ohm.auth import InvalidToken
+    from ohm.db.session import Database
+
+    class Counting(Database):
+        lookups = 0
+
+        async def run_one(self, query, params):
+            Counting.lookups += 1
+            return await super().run_one(query, params)
+
+    secret = make_key(http, user, name="counted", scopes=["chats:read"])["secret"]
+    async with Counting(app_url, max_size=2) as db:
+        verifier = KeyVerifier(db)
+        made_up = f"ohm_sk_{'Q' * 8}_{'b' * 43}"
+        for _ in range(5):
+            with pytest.raises(InvalidToken):
+                await verifier.verify(made_up)
+        assert Counting.lookups == 1
+        for _ in range(5):
+            identity = await verifier.verify(secret)
+        assert Counting.lookups == 2
+        assert identity.user_id == user.id and identity.key.name == "counted"
+        assert identity.key.scopes == frozenset({"chats:read"}) and identity.key.allows("chats:read")
+        assert not identity.key.allows("messages:write")
+        with pytest.raises(InvalidToken):  # the right prefix with another secret
+            await verifier.verify(secret[:-1] + ("a" if secret[-1] != "a" else "b"))

@@ -33,11 +33,16 @@ class _Entry:
 
 
 class KeyVerifier:
-    def __init__(self, db: Database, ttl: float = 30.0, max_entries: int = 10_000) -> None:
+    """Keys by prefix, cached ``ttl`` seconds; a prefix no key has is remembered ``unknown_ttl`` seconds, so a
+    client repeating a made-up key costs one lookup, not one per request."""
+
+    def __init__(self, db: Database, ttl: float = 30.0, unknown_ttl: float = 5.0, max_entries: int = 10_000) -> None:
         self.db = db
         self.ttl = ttl
+        self.unknown_ttl = unknown_ttl
         self.max_entries = max_entries
         self._entries: OrderedDict[str, _Entry] = OrderedDict()
+        self._unknown: OrderedDict[str, float] = OrderedDict()
 
     async def verify(self, token: str) -> Identity:
         prefix = keys.parse(token)
@@ -45,6 +50,9 @@ class KeyVerifier:
             raise InvalidToken("malformed API key")
         entry = self._entries.get(prefix)
         if entry is None or time.monotonic() - entry.read_at > self.ttl:
+            missed = self._unknown.get(prefix)
+            if missed is not None and time.monotonic() - missed < self.unknown_ttl:
+                raise InvalidToken(UNKNOWN)
             entry = await self._read(prefix)
         if not keys.matches(token, entry.secret_sha256):
             raise InvalidToken(UNKNOWN)
@@ -64,6 +72,10 @@ class KeyVerifier:
         row = await self.db.run_one("select * from ohm.api_key_lookup(%s)", (prefix,))
         if row is None:
             self._entries.pop(prefix, None)
+            self._unknown[prefix] = time.monotonic()
+            self._unknown.move_to_end(prefix)
+            while len(self._unknown) > self.max_entries:
+                self._unknown.popitem(last=False)
             raise InvalidToken(UNKNOWN)
         grant = KeyGrant(id=row["id"], name=row["name"], scopes=frozenset(row["scopes"]), chat_id=row["chat_id"],
                          project_id=row["project_id"])

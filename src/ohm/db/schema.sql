@@ -1137,6 +1137,31 @@ begin
 end
 $function$;
 -- owner: ohm_definer
+CREATE OR REPLACE FUNCTION ohm.create_api_key(p_name text, p_prefix text, p_secret_sha256 bytea, p_scopes text[], p_chat_id uuid, p_project_id uuid, p_expires_at timestamp with time zone)
+ RETURNS uuid
+ LANGUAGE plpgsql
+ SECURITY DEFINER
+ SET search_path TO ''
+AS $function$
+declare
+  me uuid := ohm.request_user_id();
+  made uuid;
+begin
+  if me is null or ohm.request_key() is not null then
+    raise exception 'only a user, with their own token, makes API keys' using errcode = 'insufficient_privilege';
+  end if;
+  if p_chat_id is not null and not exists (select 1 from public.chats c where c.id = p_chat_id and c.user_id = me)
+     or p_project_id is not null
+        and not exists (select 1 from public.projects p where p.id = p_project_id and p.user_id = me) then
+    raise exception 'the chat or project is not yours' using errcode = 'insufficient_privilege';
+  end if;
+  insert into public.api_keys (user_id, name, prefix, secret_sha256, scopes, chat_id, project_id, expires_at)
+  values (me, p_name, p_prefix, p_secret_sha256, p_scopes, p_chat_id, p_project_id, p_expires_at)
+  returning id into made;
+  return made;
+end
+$function$;
+-- owner: ohm_definer
 CREATE OR REPLACE FUNCTION ohm.current_bom_version(p_project uuid, p_chat uuid)
  RETURNS uuid
  LANGUAGE sql
@@ -2447,12 +2472,6 @@ policy activity_log_owner_select on public.activity_log permissive for select to
 policy api_keys_definer on public.api_keys permissive for all to ohm_definer
   using (true)
   with check (true)
-policy api_keys_owner_insert on public.api_keys permissive for insert to authenticated
-  with check (((user_id = ( SELECT auth.uid() AS uid)) AND (( SELECT ohm.request_key() AS request_key) IS NULL) AND (revoked_at IS NULL) AND (last_used_at IS NULL) AND ((chat_id IS NULL) OR (EXISTS ( SELECT 1
-   FROM chats c
-  WHERE ((c.id = api_keys.chat_id) AND (c.user_id = ( SELECT auth.uid() AS uid)))))) AND ((project_id IS NULL) OR (EXISTS ( SELECT 1
-   FROM projects p
-  WHERE ((p.id = api_keys.project_id) AND (p.user_id = ( SELECT auth.uid() AS uid))))))))
 policy api_keys_owner_select on public.api_keys permissive for select to authenticated
   using (((user_id = ( SELECT auth.uid() AS uid)) AND (( SELECT ohm.request_key() AS request_key) IS NULL)))
 policy api_keys_owner_update on public.api_keys permissive for update to authenticated
@@ -2635,6 +2654,8 @@ policy profiles_select_own on public.profiles permissive for select to authentic
 policy profiles_update_own on public.profiles permissive for update to authenticated
   using ((id = ( SELECT auth.uid() AS uid)))
   with check ((id = ( SELECT auth.uid() AS uid)))
+policy projects_definer_select on public.projects permissive for select to ohm_definer
+  using (true)
 policy projects_key_limit on public.projects restrictive for all to authenticated
   using (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
   with check (((NOT ( SELECT ohm.key_limited() AS key_limited)) OR (id = ANY (( SELECT ohm.key_projects() AS key_projects)::uuid[]))))
@@ -2699,7 +2720,7 @@ grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on ohm.usage
 grant SELECT on public.activity_log to authenticated
 grant INSERT on public.activity_log to ohm_definer
 grant DELETE, INSERT, SELECT on public.activity_log to service_role
-grant SELECT on public.api_keys to ohm_definer
+grant INSERT, SELECT on public.api_keys to ohm_definer
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.api_keys to service_role
 grant SELECT on public.artifact_versions to anon
 grant SELECT on public.artifact_versions to authenticated
@@ -2758,7 +2779,6 @@ grant DELETE, SELECT on public.realtime_events to service_role
 grant DELETE, SELECT on public.shared_chats to authenticated
 grant SELECT, UPDATE on public.shared_chats to ohm_definer
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.shared_chats to service_role
-grant INSERT (chat_id, expires_at, name, prefix, project_id, scopes, secret_sha256) on public.api_keys to authenticated
 grant SELECT (chat_id, created_at, expires_at, id, last_used_at, name, prefix, project_id, revoked_at, scopes, user_id) on public.api_keys to authenticated
 grant UPDATE (revoked_at) on public.api_keys to authenticated
 grant UPDATE (last_used_at) on public.api_keys to ohm_definer
@@ -2780,6 +2800,7 @@ grant INSERT (alternatives, artifact_version_id, compatibility_warnings, currenc
 grant UPDATE (avatar_url, display_name, preferences) on public.profiles to authenticated
 grant INSERT (budget_amount, budget_currency, description, goal, location, name, requirements, spend_limit_usd, status, success_metrics, user_id, workflow_steps) on public.projects to authenticated
 grant UPDATE (budget_amount, budget_currency, description, goal, location, name, requirements, spend_limit_usd, status, success_metrics, workflow_steps) on public.projects to authenticated
+grant SELECT (id, user_id) on public.projects to ohm_definer
 grant INSERT (artifact_versions, chat_id, expires_at, share_token, up_to_message_id, user_id) on public.shared_chats to authenticated
 grant UPDATE (expires_at, is_active, revoked_at) on public.shared_chats to authenticated
 grant execute on function auth.email() to PUBLIC, anon, authenticated, service_role
@@ -2797,6 +2818,7 @@ grant execute on function ohm.chat_title_from(content text) to ohm_definer
 grant execute on function ohm.chats_after_delete_event() to ohm_definer
 grant execute on function ohm.chats_after_update_event() to ohm_definer
 grant execute on function ohm.chats_check_current_leaf() to ohm_definer
+grant execute on function ohm.create_api_key(p_name text, p_prefix text, p_secret_sha256 bytea, p_scopes text[], p_chat_id uuid, p_project_id uuid, p_expires_at timestamp with time zone) to authenticated, ohm_definer
 grant execute on function ohm.current_bom_version(p_project uuid, p_chat uuid) to authenticated, service_role
 grant execute on function ohm.emit_event(p_chat uuid, p_owner uuid, p_seq bigint, p_kind text, p_entity uuid, p_data jsonb) to ohm_definer
 grant execute on function ohm.event_heads(p_chats uuid[]) to ohm_authenticator, ohm_definer

@@ -51,13 +51,13 @@ async def create_key(db: Database, identity: Identity, data: ApiKeyCreate) -> Ap
             "and (k.expires_at is null or k.expires_at > now())"))
         if active["n"] >= MAX_KEYS:
             raise Invalid(f"at most {MAX_KEYS} active keys per user: revoke one first")
-        # A chat or project that is not the user's fails the insert policy: 404, as if it did not exist.
+        # A chat or project that is not the user's is refused like a row RLS hides: 404.
         with database_errors("the chat or project is not yours"):
-            cur = await conn.execute(
-                "insert into public.api_keys as k (name, prefix, secret_sha256, scopes, chat_id, project_id, "
-                f"expires_at) values (%s, %s, %s, %s, %s, %s, %s) returning {KEY_COLUMNS}",
-                (data.name, prefix, digest, scopes, data.chat_id, data.project_id, data.expires_at))
-            row = await first(cur)
+            made = await first(await conn.execute(
+                "select ohm.create_api_key(%s, %s, %s, %s, %s, %s, %s) as id",
+                (data.name, prefix, digest, scopes, data.chat_id, data.project_id, data.expires_at)))
+            row = await first(await conn.execute(f"select {KEY_COLUMNS} from public.api_keys k where k.id = %s",
+                                                 (made["id"],)))
     return ApiKeyCreated(**row, secret=secret)
 
 

@@ -98,19 +98,13 @@ revoke execute on function ohm.request_key(), ohm.key_limited(), ohm.key_chats()
 grant execute on function ohm.request_key(), ohm.key_limited(), ohm.key_chats(), ohm.key_projects()
   to authenticated, ohm_definer;
 
--- The keys' own rows: the owner sees and revokes them, never with a key; the hash is not readable.
+-- The keys' own rows: the owner sees and revokes them, never with a key; the hash is not readable.  Keys
+-- are made only by `ohm.create_api_key`, from a secret the server drew: a client cannot store a hash of a
+-- secret of its own choosing (and so a weak key) by inserting a row.
 alter table public.api_keys enable row level security;
 alter table public.api_keys force row level security;
 create policy api_keys_owner_select on public.api_keys
   for select to authenticated using (user_id = (select auth.uid()) and (select ohm.request_key()) is null);
-create policy api_keys_owner_insert on public.api_keys
-  for insert to authenticated
-  with check (user_id = (select auth.uid()) and (select ohm.request_key()) is null and revoked_at is null
-              and last_used_at is null
-              and (chat_id is null or exists (select 1 from public.chats c
-                                                where c.id = chat_id and c.user_id = (select auth.uid())))
-              and (project_id is null or exists (select 1 from public.projects p
-                                                   where p.id = project_id and p.user_id = (select auth.uid()))));
 create policy api_keys_owner_update on public.api_keys
   for update to authenticated
   using (user_id = (select auth.uid()) and (select ohm.request_key()) is null)
@@ -120,11 +114,44 @@ create policy api_keys_definer on public.api_keys
 revoke all on public.api_keys from anon, authenticated, public;
 grant select (id, user_id, name, prefix, scopes, chat_id, project_id, expires_at, created_at, last_used_at,
               revoked_at) on public.api_keys to authenticated;
-grant insert (name, prefix, secret_sha256, scopes, chat_id, project_id, expires_at) on public.api_keys
-  to authenticated;
 grant update (revoked_at) on public.api_keys to authenticated;
-grant select, update (last_used_at) on public.api_keys to ohm_definer;
+grant select, insert, update (last_used_at) on public.api_keys to ohm_definer;
 grant all on public.api_keys to service_role;
+
+-- A key for the caller (a user, acting with a token: never a key), limited to a chat or project of theirs
+-- (the definer reads whose a project is: the one thing it needs of projects).
+create policy projects_definer_select on public.projects for select to ohm_definer using (true);
+grant select (id, user_id) on public.projects to ohm_definer;
+
+create function ohm.create_api_key(p_name text, p_prefix text, p_secret_sha256 bytea, p_scopes text[],
+                                   p_chat_id uuid, p_project_id uuid, p_expires_at timestamptz)
+  returns uuid
+  language plpgsql
+  security definer
+  set search_path = ''
+as $$
+declare
+  me uuid := ohm.request_user_id();
+  made uuid;
+begin
+  if me is null or ohm.request_key() is not null then
+    raise exception 'only a user, with their own token, makes API keys' using errcode = 'insufficient_privilege';
+  end if;
+  if p_chat_id is not null and not exists (select 1 from public.chats c where c.id = p_chat_id and c.user_id = me)
+     or p_project_id is not null
+        and not exists (select 1 from public.projects p where p.id = p_project_id and p.user_id = me) then
+    raise exception 'the chat or project is not yours' using errcode = 'insufficient_privilege';
+  end if;
+  insert into public.api_keys (user_id, name, prefix, secret_sha256, scopes, chat_id, project_id, expires_at)
+  values (me, p_name, p_prefix, p_secret_sha256, p_scopes, p_chat_id, p_project_id, p_expires_at)
+  returning id into made;
+  return made;
+end
+$$;
+alter function ohm.create_api_key(text, text, bytea, text[], uuid, uuid, timestamptz) owner to ohm_definer;
+revoke execute on function ohm.create_api_key(text, text, bytea, text[], uuid, uuid, timestamptz)
+  from public, anon, authenticated, service_role;
+grant execute on function ohm.create_api_key(text, text, bytea, text[], uuid, uuid, timestamptz) to authenticated;
 
 -- A revocation is final: a revoked key is not brought back.
 create function ohm.api_keys_before_update() returns trigger
