@@ -65,7 +65,8 @@ TABLES = {
     "profiles": "id", "projects": "user_id", "chats": "user_id", "messages": "user_id", "artifacts": "user_id",
     "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id", "code_files": "user_id",
     "attachments": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
-    "chat_forks": "forked_by", "realtime_events": "user_id", "api_keys": "user_id",
+    "chat_forks": "forked_by", "realtime_events": "user_id", "api_keys": "user_id", "imports": "user_id",
+    "imported_chats": "user_id",
 }
 
 
@@ -99,8 +100,16 @@ def world(http: httpx.Client, owner) -> dict[str, str]:
     verification = ok(http.post(f"/v1/projects/{project}/verifications", headers=h, json=VERIFICATION))["id"]
     analysis = ok(http.post("/v1/datasheet-analyses", headers=h, json={**ANALYSIS, "manufacturer": MARK}))["id"]
     key = ok(http.post("/v1/keys", headers=h, json={"name": f"{MARK} agent", "scopes": ["chats:read"]}))["id"]
-    return {"key_id": key, "project_id": project, "chat_id": chat, "message_id": message, "artifact_id": artifact,
-            "version": "1", "token": share, "attachment_id": attachment, "signed": signed,
+    export = json.dumps([{"uuid": str(uuid.uuid4()), "name": f"{MARK} imported", "chat_messages": [
+        {"uuid": "m1", "sender": "human", "text": f"{MARK} imported question"}]}]).encode()
+    imported = ok(http.post("/v1/imports", headers=h, data={"source": "claude"},
+                            files={"file": ("conversations.json", export)}))["id"]
+    deadline = time.monotonic() + 30  # the import runs in the background: its rows are written by now
+    while ok(http.get(f"/v1/imports/{imported}", headers=h))["status"] not in ("done", "failed"):
+        assert time.monotonic() < deadline, "the import did not end"
+        time.sleep(0.05)
+    return {"key_id": key, "import_id": imported, "project_id": project, "chat_id": chat, "message_id": message,
+            "artifact_id": artifact, "version": "1", "token": share, "attachment_id": attachment, "signed": signed,
             "verification_id": verification, "analysis_id": analysis}
 
 
@@ -335,6 +344,9 @@ OPS: dict[tuple[str, str], Op] = {
     ("POST", "/v1/keys"): Op("create", body={"name": "agent", "scopes": ["chats:read"]}, service=(403,)),
     ("GET", "/v1/keys"): Op("list", anon=(401,), service=(403,)),
     ("DELETE", "/v1/keys/{key_id}"): Op("write", service=(403,)),
+    # An import is the user's (the service role names whose: user_id).
+    ("POST", "/v1/imports"): Op("create", body={"source": "claude"}, files=True, service_body="owner"),
+    ("GET", "/v1/imports/{import_id}"): Op("read"),
 }
 
 
@@ -354,6 +366,11 @@ def call(http: httpx.Client, method: str, path: str, op: Op, ids: dict[str, str]
     payload = op.body if body is None else body
     if op.files:
         data = payload if isinstance(payload, dict) else {"category": "photo"}
+        if "source" in data:  # an import: a (tiny) export
+            export = json.dumps([{"uuid": str(uuid.uuid4()), "chat_messages": [
+                {"uuid": "m", "sender": "human", "text": "imported"}]}]).encode()
+            return http.request(method, url, headers=headers, files={"file": ("conversations.json", export)},
+                                data=data)
         return http.request(method, url, headers=headers, params=op.query,
                             files={"file": ("x.png", png(int(time.time() * 1000) % 9000))}, data=data)
     return http.request(method, url, headers=headers, params=op.query, json=payload)

@@ -116,7 +116,8 @@ def test_access_matrix(http, user, other_user, app_url, live_server):
             if op.kind == "create" and who == "service":
                 if op.service_body == "owner":
                     body = ({**(op.body or {}), "user_id": str(alice.id)} if not op.files
-                            else {"category": "photo", "user_id": str(alice.id)})
+                            else {**(op.body if isinstance(op.body, dict) else {"category": "photo"}),
+                                  "user_id": str(alice.id)})
                 elif op.service_body == "attachment":
                     body = {**op.body, "attachment_id": target["attachment_id"]}
             response = call(http, method, path, op, target, token, body=body)

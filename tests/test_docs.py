@@ -93,7 +93,8 @@ def test_the_rule_codes_in_hardware_md_are_the_rules_in_the_code():
 
 # --- tables --------------------------------------------------------------------------------------------------------
 
-NUMBERS = {"fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20}
+NUMBERS = {"fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20,
+           "twenty-one": 21, "twenty-two": 22, "twenty-three": 23, "twenty-four": 24}
 
 
 def test_schema_md_lists_exactly_the_tables_of_the_catalog(database_url):

@@ -30,7 +30,8 @@ OWNER_COLUMN = {
     "artifacts": "user_id", "artifact_versions": "user_id", "parts": "user_id", "connections": "user_id",
     "code_files": "user_id", "circuit_verifications": "user_id", "datasheet_analyses": "user_id",
     "attachments": "user_id", "shared_chats": "user_id", "chat_forks": "forked_by", "activity_log": "user_id",
-    "realtime_events": "user_id", "check_runs": "user_id", "api_keys": "user_id",
+    "realtime_events": "user_id", "check_runs": "user_id", "api_keys": "user_id", "imports": "user_id",
+    "imported_chats": "user_id",
     # A user's totals: their usage slots and the view that sums them (written by the append triggers only).
     "ohm.usage_counters": "user_id", "profile_totals": "user_id",
 }
@@ -52,7 +53,8 @@ UPDATE = {
     "circuit_verifications": ("model", "'hacked'"), "datasheet_analyses": ("part_number", "'hacked'"),
     "attachments": ("filename", "'hacked'"), "shared_chats": ("expires_at", "now() + interval '1 day'"),
     "chat_forks": None, "activity_log": None, "realtime_events": None, "check_runs": None,
-    "ohm.usage_counters": None, "profile_totals": None, "api_keys": ("revoked_at", "now()"),
+    "ohm.usage_counters": None, "profile_totals": None, "api_keys": ("revoked_at", "now()"), "imports": None,
+    "imported_chats": None,
 }
 
 # Refusals: no privilege, or a view that cannot be written at all (profile_totals sums rows).
@@ -122,6 +124,11 @@ def build_world(conn: psycopg.Connection, user_id: uuid.UUID, *, public: bool) -
         "insert into api_keys (user_id, name, prefix, secret_sha256, scopes, chat_id) values "
         "(%s, 'bomGenerator', %s, %s, '{*}', %s) returning id", user_id,
         "ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32), ids["chat"])
+    ids["import"] = one("insert into imports (user_id, source, status) values (%s, 'chatgpt', 'done') returning id",
+                        user_id)
+    conn.execute("insert into imported_chats (import_id, user_id, source, source_id, position, status, chat_id) "
+                 "values (%s, %s, 'chatgpt', %s, 0, 'created', %s)", (ids["import"], user_id, str(uuid.uuid4()),
+                                                                     ids["chat"]))
     ids["check_run"] = one(
         "insert into check_runs (user_id, project_id, bom_version_id, rules_version) values (%s, %s, %s, 1) "
         "returning id", user_id, ids["project"], ids["version"])
@@ -270,6 +277,12 @@ def hostile_inserts(a: dict, b_user: uuid.UUID) -> dict[str, list[tuple[str, tup
              ("ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32), a["project"])),
             ("insert into api_keys (user_id, name, prefix, secret_sha256, scopes) values (%s, 'x', %s, %s, '{*}')",
              (A, "ohm_sk_" + secrets.token_hex(4), secrets.token_bytes(32)))],
+        # Import jobs and their reports are written by the server only.
+        "imports": [("insert into imports (user_id, source) values (%s, 'chatgpt')", (A,)),
+                    ("insert into imports (user_id, source) values (%s, 'chatgpt')", (B,))],
+        "imported_chats": [
+            ("insert into imported_chats (import_id, user_id, source, source_id, position, status, chat_id) "
+             "values (%s, %s, 'chatgpt', 'x', 0, 'created', %s)", (a["import"], B, a["chat"]))],
         "ohm.usage_counters": [
             ("insert into ohm.usage_counters (user_id, slot, message_count) values (%s, 31, 1000)", (A,)),
             ("insert into ohm.usage_counters (user_id, slot, message_count) values (%s, 31, -1000)", (B,))],

@@ -52,6 +52,8 @@ activity_app = typer.Typer(help="The activity log.", no_args_is_help=True)
 app.add_typer(activity_app, name="activity")
 realtime_app = typer.Typer(help="The realtime replay log.", no_args_is_help=True)
 app.add_typer(realtime_app, name="realtime")
+import_app = typer.Typer(help="Bring conversations in from other assistants' data exports.", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 keys_app = typer.Typer(help="API keys agents act with (as their user, within scopes and limits).",
                        no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
@@ -624,6 +626,75 @@ def me(
         return await users_store.get_me(db, identity, quota_bytes=settings.storage_quota_bytes)
 
     typer.echo(with_database(settings, work).model_dump_json(indent=2))
+
+
+ExportFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
+                                             help="The export file.")]
+ImportUser = Annotated[str, typer.Option("--user", help="Whose history this is (id or email).")]
+
+
+@import_app.command("chatgpt")
+@friendly_errors
+def import_chatgpt(
+    file: ExportFile, user: ImportUser,
+    keep_tool_output: Annotated[bool, typer.Option(help="Keep tool nodes (code output, browsing).")] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Import ChatGPT's data export (the .zip, or its conversations.json): every conversation becomes a chat,
+    edits and regenerations as branches; images in the zip become attachments of their messages."""
+    _import(file, "chatgpt", user, keep_tool_output, database_url)
+
+
+@import_app.command("claude")
+@friendly_errors
+def import_claude(file: ExportFile, user: ImportUser, database_url: DatabaseUrlOption = None) -> None:
+    """Import Claude's data export (conversations.json): messages, content blocks, attached files' text."""
+    _import(file, "claude", user, False, database_url)
+
+
+def _import(file: Path, source: str, user: str, keep_tool_output: bool, database_url: str | None) -> None:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from ohm.blobs import open_blob_store
+    from ohm.store import imports as imports_store
+
+    settings = settings_for(database_url)
+    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region)
+    size = file.stat().st_size
+    # A zip is read through its conversations.json: progress counts that file's bytes.
+    import zipfile
+
+    if zipfile.is_zipfile(file):
+        with zipfile.ZipFile(file) as archive:
+            size = max((i.file_size for i in archive.infolist() if i.filename.endswith("conversations.json")),
+                       default=size)
+    progress = Progress(TextColumn("importing"), BarColumn(), DownloadColumn(), TimeRemainingColumn(),
+                        console=Console(stderr=True))
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        profile = await users_store.find_user(db, user)
+        if profile is None:
+            raise ConfigError(f"no user {user!r}")
+        job = await imports_store.create_job(db, profile.id, source, file.name, file.stat().st_size)
+        with progress:
+            bar = progress.add_task("import", total=size)
+            return await imports_store.run_import(
+                db, job.id, profile.id, file, source, keep_tool_output=keep_tool_output,
+                files=imports_store.Files(blobs, settings.max_upload_bytes, settings.storage_quota_bytes),
+                on_progress=lambda _job, done: progress.update(bar, completed=done))
+
+    job = with_database(settings, work)
+    for item in job.report:
+        if item.status == "failed":
+            out.print(f"[red]failed[/red] conversation {item.position + 1} ({item.source_id}): {item.detail}",
+                      highlight=False)
+    colour = "red" if job.status == "failed" else "green"
+    out.print(f"[{colour}]{job.status}[/{colour}]: {job.conversations} conversations, {job.chats_created} chats "
+              f"created, {job.chats_skipped} already imported, {job.chats_failed} failed, {job.messages} messages"
+              + (f" — {job.error}" if job.error else ""), highlight=False)
+    if job.status == "failed":
+        raise typer.Exit(1)
 
 
 OlderThan = Annotated[str, typer.Option("--older-than", help="Age, e.g. 180d or 12h.")]

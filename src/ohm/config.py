@@ -100,6 +100,8 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = Field(default=None, description="S3-compatible endpoint (MinIO, R2, ...).")
     s3_region: str | None = None
     max_upload_bytes: int = Field(default=25 * 1024 * 1024, ge=1, description="Largest upload (413 beyond).")
+    max_import_bytes: int = Field(default=2 * 1024**3, ge=1,
+                                  description="Largest export accepted by POST /v1/imports (413 beyond).")
     storage_quota_bytes: int = Field(default=1024**3, ge=0, description="Upload bytes per user (413 beyond).")
     shutdown_timeout: float = Field(
         default=5.0, ge=0, le=3600, description="Seconds `ohm serve` gives open requests and event streams "

@@ -949,3 +949,37 @@ class MeUpdate(Input):
                                                  pattern=r"^https?://[^\s\x00-\x1f]+$")] | None = None
     preferences: dict[str, Any] | None = Field(None, description="Any JSON object, at most 64 KiB; replaces "
                                                                  "the stored one.")
+
+
+# --- imports ---------------------------------------------------------------------------------------
+
+ImportSource = Literal["chatgpt", "claude"]
+
+
+class ImportReportItem(BaseModel):
+    position: int = Field(description="The conversation's place in the export (0-based).")
+    source_id: str
+    title: str | None
+    status: Literal["created", "skipped", "failed"]
+    chat_id: uuid.UUID | None
+    messages: int
+    detail: str | None = Field(description="Why it was skipped, or which conversation and field failed.")
+
+
+class ImportJob(BaseModel):
+    id: uuid.UUID
+    user_id: uuid.UUID
+    source: ImportSource
+    filename: str | None
+    status: Literal["queued", "running", "done", "failed"]
+    bytes_total: int
+    bytes_read: int
+    conversations: int
+    chats_created: int
+    chats_skipped: int = Field(description="Already imported before: nothing is added twice.")
+    chats_failed: int
+    messages: int
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    report: list[ImportReportItem] = Field(description="A row per conversation, in export order (the first 1,000).")

@@ -141,9 +141,11 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     problem_openapi(app)
     # Per route: uploads stream up to the upload limit, plus the multipart envelope.
     from ohm.api.routes.files import UPLOAD_PATH
+    from ohm.api.routes.imports import IMPORT_PATH
 
     app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       larger={("POST", UPLOAD_PATH): settings.max_upload_bytes + 64 * 1024})
+                       larger={("POST", UPLOAD_PATH): settings.max_upload_bytes + 64 * 1024,
+                               ("POST", IMPORT_PATH): settings.max_import_bytes + 64 * 1024})
     rate = parse_rate(settings.rate_limit_writes)
     if rate is not None:
         app.add_middleware(WriteRateLimit, rate=rate, burst=settings.rate_limit_burst)
@@ -151,7 +153,19 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     if reads is not None:
         app.add_middleware(PublicReadLimit, rate=reads, burst=settings.rate_limit_public_burst)
 
-    from ohm.api.routes import account, analytics, artifacts, chats, files, health, projects, realtime, search, shares
+    from ohm.api.routes import (
+        account,
+        analytics,
+        artifacts,
+        chats,
+        files,
+        health,
+        imports,
+        projects,
+        realtime,
+        search,
+        shares,
+    )
     from ohm.web import console, pages
 
     app.include_router(health.router)
@@ -162,6 +176,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     app.include_router(projects.router)
     app.include_router(analytics.router)
     app.include_router(account.router)
+    app.include_router(imports.router)
     app.include_router(search.router)
     app.include_router(realtime.router)
     app.include_router(pages.router)

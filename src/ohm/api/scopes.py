@@ -80,6 +80,8 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("POST", "/v1/keys"): USER_ONLY,
     ("GET", "/v1/keys"): USER_ONLY,
     ("DELETE", "/v1/keys/{key_id}"): USER_ONLY,
+    ("POST", "/v1/imports"): USER_ONLY,
+    ("GET", "/v1/imports/{import_id}"): USER_ONLY,
 }
 
 

@@ -407,6 +407,61 @@ table public.datasheet_analyses (  -- A document agent's reading of a datasheet:
   constraint datasheet_analyses_warnings_check CHECK (((jsonb_typeof(warnings) = 'array'::text) AND (octet_length((warnings)::text) <= 65536))),
   constraint datasheet_analyses_warnings_depth CHECK ((NOT jsonb_path_exists(warnings, '$.**{65}'::jsonpath)))
 )  -- row level security, forced
+table public.imported_chats (  -- What an import did with each conversation; a created row with its chat is what makes a re-import skip it.
+  id bigint generated always as identity not null,
+  import_id uuid not null,
+  user_id uuid not null,
+  source text not null,
+  source_id text not null,
+  position integer not null,
+  title text,
+  status text not null,
+  chat_id uuid,
+  messages integer default 0 not null,
+  detail text,
+  created_at timestamp with time zone default now() not null,
+  constraint imported_chats_chat_id_fkey FOREIGN KEY (chat_id) REFERENCES chats(id) ON DELETE SET NULL,
+  constraint imported_chats_detail_check CHECK ((char_length(detail) <= 1000)),
+  constraint imported_chats_import_id_fkey FOREIGN KEY (import_id) REFERENCES imports(id) ON DELETE CASCADE,
+  constraint imported_chats_messages_check CHECK ((messages >= 0)),
+  constraint imported_chats_pkey PRIMARY KEY (id),
+  constraint imported_chats_position_check CHECK (("position" >= 0)),
+  constraint imported_chats_source_check CHECK ((source = ANY (ARRAY['chatgpt'::text, 'claude'::text]))),
+  constraint imported_chats_source_id_check CHECK (((char_length(source_id) >= 1) AND (char_length(source_id) <= 200))),
+  constraint imported_chats_status_check CHECK ((status = ANY (ARRAY['created'::text, 'skipped'::text, 'failed'::text]))),
+  constraint imported_chats_title_check CHECK ((char_length(title) <= 300)),
+  constraint imported_chats_user_id_fkey FOREIGN KEY (user_id) REFERENCES profiles(id) ON DELETE CASCADE
+)  -- row level security, forced
+table public.imports (  -- Import jobs (ChatGPT, Claude exports): progress and totals; the per-conversation report is imported_chats.
+  id uuid default gen_random_uuid() not null,
+  user_id uuid not null,
+  source text not null,
+  filename text,
+  status text default 'queued'::text not null,
+  bytes_total bigint default 0 not null,
+  bytes_read bigint default 0 not null,
+  conversations integer default 0 not null,
+  chats_created integer default 0 not null,
+  chats_skipped integer default 0 not null,
+  chats_failed integer default 0 not null,
+  messages bigint default 0 not null,
+  error text,
+  created_at timestamp with time zone default now() not null,
+  finished_at timestamp with time zone,
+  constraint imports_bytes_read_check CHECK ((bytes_read >= 0)),
+  constraint imports_bytes_total_check CHECK ((bytes_total >= 0)),
+  constraint imports_chats_created_check CHECK ((chats_created >= 0)),
+  constraint imports_chats_failed_check CHECK ((chats_failed >= 0)),
+  constraint imports_chats_skipped_check CHECK ((chats_skipped >= 0)),
+  constraint imports_conversations_check CHECK ((conversations >= 0)),
+  constraint imports_error_check CHECK ((char_length(error) <= 2000)),
+  constraint imports_filename_check CHECK ((char_length(filename) <= 255)),
+  constraint imports_messages_check CHECK ((messages >= 0)),
+  constraint imports_pkey PRIMARY KEY (id),
+  constraint imports_source_check CHECK ((source = ANY (ARRAY['chatgpt'::text, 'claude'::text]))),
+  constraint imports_status_check CHECK ((status = ANY (ARRAY['queued'::text, 'running'::text, 'done'::text, 'failed'::text]))),
+  constraint imports_user_id_fkey FOREIGN KEY (user_id) REFERENCES profiles(id) ON DELETE CASCADE
+)  -- row level security, forced
 table public.messages (  -- Every message, ordered by sequence_number per chat; parent_id links branches (edits, regenerations).
   id uuid default gen_random_uuid() not null,
   chat_id uuid not null,
@@ -677,6 +732,9 @@ CREATE INDEX idx_connections_version ON public.connections USING btree (artifact
 CREATE INDEX idx_datasheet_analyses_attachment ON public.datasheet_analyses USING btree (attachment_id) WHERE (attachment_id IS NOT NULL);
 CREATE INDEX idx_datasheet_analyses_project ON public.datasheet_analyses USING btree (project_id) WHERE (project_id IS NOT NULL);
 CREATE INDEX idx_datasheet_analyses_user ON public.datasheet_analyses USING btree (user_id, upper(part_number));
+CREATE INDEX idx_imported_chats_chat ON public.imported_chats USING btree (chat_id) WHERE (chat_id IS NOT NULL);
+CREATE INDEX idx_imported_chats_import ON public.imported_chats USING btree (import_id, "position");
+CREATE INDEX idx_imports_user ON public.imports USING btree (user_id, created_at DESC);
 CREATE INDEX idx_messages_chat_parent ON public.messages USING btree (chat_id, parent_id);
 CREATE UNIQUE INDEX idx_messages_chat_seq ON public.messages USING btree (chat_id, sequence_number);
 CREATE INDEX idx_messages_search ON public.messages USING gin (user_id, content_search);
@@ -696,6 +754,7 @@ CREATE INDEX idx_realtime_events_user ON public.realtime_events USING btree (use
 CREATE INDEX idx_shared_chats_chat ON public.shared_chats USING btree (chat_id, created_at DESC);
 CREATE INDEX idx_shared_chats_up_to ON public.shared_chats USING btree (chat_id, up_to_message_id) WHERE (up_to_message_id IS NOT NULL);
 CREATE INDEX idx_shared_chats_user ON public.shared_chats USING btree (user_id);
+CREATE UNIQUE INDEX imported_chats_once ON public.imported_chats USING btree (user_id, source, source_id) WHERE ((status = 'created'::text) AND (chat_id IS NOT NULL));
 
 -- === views ===============================================================================================
 view public.profile_totals as
@@ -1281,9 +1340,8 @@ CREATE OR REPLACE FUNCTION ohm.key_limited()
  RETURNS boolean
  LANGUAGE sql
  STABLE
- SET search_path TO ''
 AS $function$
-  select coalesce(ohm.request_key() ?| array['chat_id', 'project_id'], false)
+  select coalesce(ohm.request_key() OPERATOR(pg_catalog.?|) array['chat_id', 'project_id'], false)
 $function$;
 CREATE OR REPLACE FUNCTION ohm.key_projects()
  RETURNS uuid[]
@@ -1703,9 +1761,8 @@ CREATE OR REPLACE FUNCTION ohm.request_key()
  RETURNS jsonb
  LANGUAGE sql
  STABLE
- SET search_path TO ''
 AS $function$
-  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb -> 'ohm_key'
+  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb OPERATOR(pg_catalog.->) 'ohm_key'
 $function$;
 CREATE OR REPLACE FUNCTION ohm.request_user_id()
  RETURNS uuid
@@ -2614,6 +2671,10 @@ policy datasheet_analyses_owner_select on public.datasheet_analyses permissive f
 policy datasheet_analyses_owner_update on public.datasheet_analyses permissive for update to authenticated
   using ((user_id = ( SELECT auth.uid() AS uid)))
   with check ((user_id = ( SELECT auth.uid() AS uid)))
+policy imported_chats_owner_select on public.imported_chats permissive for select to authenticated
+  using ((user_id = ( SELECT auth.uid() AS uid)))
+policy imports_owner_select on public.imports permissive for select to authenticated
+  using ((user_id = ( SELECT auth.uid() AS uid)))
 policy messages_definer_select on public.messages permissive for select to ohm_definer
   using (true)
 policy messages_key_limit on public.messages restrictive for all to authenticated
@@ -2751,6 +2812,10 @@ grant DELETE, SELECT, UPDATE on public.connections to authenticated
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.connections to service_role
 grant DELETE, SELECT, UPDATE on public.datasheet_analyses to authenticated
 grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.datasheet_analyses to service_role
+grant SELECT on public.imported_chats to authenticated
+grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.imported_chats to service_role
+grant SELECT on public.imports to authenticated
+grant DELETE, INSERT, REFERENCES, SELECT, TRIGGER, TRUNCATE, UPDATE on public.imports to service_role
 grant SELECT on public.messages to anon
 grant DELETE, SELECT on public.messages to authenticated
 grant SELECT on public.messages to ohm_definer

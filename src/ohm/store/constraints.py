@@ -76,6 +76,12 @@ NOT_ALLOWED = frozenset({
     "shared_chats_check", "shared_chats_check1", "shared_chats_fork_count_check", "shared_chats_share_token_check",
     "shared_chats_view_count_check", "api_keys_name_check", "api_keys_prefix_check", "api_keys_secret_sha256_check",
     "api_keys_scopes_check", "api_keys_one_limit", "activity_log_actor_key_name_check",
+    "imports_source_check", "imports_filename_check", "imports_status_check", "imports_bytes_total_check",
+    "imports_bytes_read_check", "imports_conversations_check", "imports_chats_created_check",
+    "imports_chats_skipped_check", "imports_chats_failed_check", "imports_messages_check", "imports_error_check",
+    "imported_chats_source_check", "imported_chats_source_id_check", "imported_chats_position_check",
+    "imported_chats_title_check", "imported_chats_status_check", "imported_chats_messages_check",
+    "imported_chats_detail_check",
 })
 
 ALL = TOO_LARGE | TOO_DEEP | BUDGETS | SHAPES | COST | NOT_ALLOWED

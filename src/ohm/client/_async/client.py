@@ -56,6 +56,7 @@ from ohm.models import (
     DatasheetAnalysis,
     DatasheetAnalysisCreate,
     Health,
+    ImportJob,
     Intent,
     Lineage,
     Me,
@@ -473,3 +474,19 @@ class AsyncOhmClient:
     @route("DELETE", "/v1/keys/{key_id}")
     async def revoke_key(self, key_id: uuid.UUID | str) -> ApiKey:
         return await self._send(_Call("DELETE", f"/v1/keys/{key_id}", ApiKey))
+
+    # imports
+
+    @route("POST", "/v1/imports")
+    async def start_import(self, content: bytes | BinaryIO, source: str, *, filename: str = "conversations.json",
+                           keep_tool_output: bool = False, user_id: uuid.UUID | str | None = None) -> ImportJob:
+        """Send a ChatGPT (.zip or conversations.json) or Claude export; the import runs on the server."""
+        data = {"source": source, "keep_tool_output": str(keep_tool_output).lower()}
+        if user_id is not None:
+            data["user_id"] = str(user_id)
+        return await self._send(_Call("POST", "/v1/imports", ImportJob, files={"file": (filename, content)},
+                                      data=data))
+
+    @route("GET", "/v1/imports/{import_id}")
+    async def get_import(self, import_id: uuid.UUID | str) -> ImportJob:
+        return await self._send(_Call("GET", f"/v1/imports/{import_id}", ImportJob))

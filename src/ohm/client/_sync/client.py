@@ -57,6 +57,7 @@ from ohm.models import (
     DatasheetAnalysis,
     DatasheetAnalysisCreate,
     Health,
+    ImportJob,
     Intent,
     Lineage,
     Me,
@@ -474,3 +475,19 @@ class OhmClient:
     @route("DELETE", "/v1/keys/{key_id}")
     def revoke_key(self, key_id: uuid.UUID | str) -> ApiKey:
         return self._send(_Call("DELETE", f"/v1/keys/{key_id}", ApiKey))
+
+    # imports
+
+    @route("POST", "/v1/imports")
+    def start_import(self, content: bytes | BinaryIO, source: str, *, filename: str = "conversations.json",
+                           keep_tool_output: bool = False, user_id: uuid.UUID | str | None = None) -> ImportJob:
+        """Send a ChatGPT (.zip or conversations.json) or Claude export; the import runs on the server."""
+        data = {"source": source, "keep_tool_output": str(keep_tool_output).lower()}
+        if user_id is not None:
+            data["user_id"] = str(user_id)
+        return self._send(_Call("POST", "/v1/imports", ImportJob, files={"file": (filename, content)},
+                                      data=data))
+
+    @route("GET", "/v1/imports/{import_id}")
+    def get_import(self, import_id: uuid.UUID | str) -> ImportJob:
+        return self._send(_Call("GET", f"/v1/imports/{import_id}", ImportJob))

@@ -45,20 +45,20 @@ create index idx_api_keys_user on public.api_keys (user_id, created_at desc);
 create index idx_api_keys_chat on public.api_keys (chat_id) where chat_id is not null;
 create index idx_api_keys_project on public.api_keys (project_id) where project_id is not null;
 
--- The key a request acts with (its claims' ohm_key), null for a token.
+-- The key a request acts with (its claims' ohm_key), null for a token.  These two are plain SQL without a
+-- search_path of their own so that PostgreSQL inlines them into the policies (one expression per statement
+-- instead of a function call: measured 0.06 ms of a 1.3 ms page read); every name in them is qualified.
 create function ohm.request_key() returns jsonb
   language sql stable
-  set search_path = ''
 as $$
-  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb -> 'ohm_key'
+  select nullif(pg_catalog.current_setting('request.jwt.claims', true), '')::jsonb OPERATOR(pg_catalog.->) 'ohm_key'
 $$;
 
 -- Whether the request acts with a key limited to a chat or a project.
 create function ohm.key_limited() returns boolean
   language sql stable
-  set search_path = ''
 as $$
-  select coalesce(ohm.request_key() ?| array['chat_id', 'project_id'], false)
+  select coalesce(ohm.request_key() OPERATOR(pg_catalog.?|) array['chat_id', 'project_id'], false)
 $$;
 
 -- The chats a limited key may reach: its chat, or the chats of its project (null: no limit).
