@@ -64,8 +64,8 @@ def run_command(
     url: ServerUrl = None,
     database: Annotated[str | None, typer.Option(help="Use this existing (e.g. scaled) database.")] = None,
     quick: Annotated[bool, typer.Option(help="Tiny sizes: proves the harness works.")] = False,
-    only: Annotated[str, typer.Option(help="Comma-separated: append,agents,length,load,list")] = (
-        "append,agents,length,load,list"),
+    only: Annotated[str, typer.Option(help="Comma-separated: append,agents,keys,length,load,list")] = (
+        "append,agents,keys,length,load,list"),
     out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/latest.json"),
     label: Annotated[str, typer.Option(help="A name for this run in the report.")] = "",
 ) -> None:
@@ -143,6 +143,31 @@ def hardening_command(
                       f"{r['size_ratio']:g}", f"{r['time_ratio']:.2f}", f"<= {r['goal']:g}",
                       "yes" if r["met"] else "NO")
     console.print(table)
+    console.print(f"results written to {out}")
+
+
+@app.command("imports")
+def imports_command(
+    url: ServerUrl = None,
+    conversations: Annotated[int, typer.Option(help="Conversations in the generated export.")] = 10_000,
+    messages: Annotated[int, typer.Option(help="Visible messages in the generated export.")] = 500_000,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/imports.json"),
+) -> None:
+    """Import a generated ChatGPT export through the library: messages per second and peak memory."""
+    import tempfile
+
+    from .imports_bench import run as run_imports
+
+    with server_url(url) as server, tempfile.TemporaryDirectory() as workdir:
+        db = BenchDatabase.open(server, None)
+        try:
+            result = run_imports(db, Path(workdir), conversations, messages)
+            document = {"machine": machine(db.pg_version()), "result": result}
+        finally:
+            db.close()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(document, indent=1, default=str))
+    console.print(result)
     console.print(f"results written to {out}")
 
 

@@ -52,6 +52,13 @@ def goals(results: list[dict]) -> list[dict[str, Any]]:
         if c == 8 and raw and http:
             v = ratio(http["throughput"], raw["throughput"])
             add("append, 8 clients: HTTP (Python client) / raw throughput", v, "(reported)", None)
+    for op in ("append", "read"):
+        jwt_ = find(results, "keys", "OHM HTTP, JWT", op=op)
+        key = find(results, "keys", "OHM HTTP, API key", op=op)
+        if jwt_ and key:
+            v = ratio(jwt_["throughput"], key["throughput"])  # the cost of a request: time per request
+            add(f"{op} over HTTP with an API key / with a JWT: cost per request", v, "<= 1.1",
+                v is not None and v <= 1.1)
     shapes = {r["extra"]["shape"]: r for r in results if r["name"] == "agents"}
     if "1 user, 8 chats" in shapes and "8 users, 8 chats" in shapes:
         v = ratio(shapes["1 user, 8 chats"]["throughput"], shapes["8 users, 8 chats"]["throughput"])
@@ -99,6 +106,10 @@ def tables(results: list[dict]) -> str:
          ["target", "messages", "ops", "p50 ms", "p95 ms", "p99 ms", "peak RSS MB"],
          lambda r: [r["target"], f"{r['extra']['messages']:,}", r["ops"], r["p50_ms"], r["p95_ms"], r["p99_ms"],
                     r["peak_rss_mb"]]),
+        ("keys", "An API key against a JWT (wrk, 8 connections; p95 is wrk's p90)",
+         ["request", "credential", "ops", "per s", "p50 ms", "p95 ms", "p99 ms"],
+         lambda r: [r["extra"]["op"], r["target"].split(", ")[1], r["ops"], r["throughput"], r["p50_ms"],
+                    r["p95_ms"], r["p99_ms"]]),
         ("list", "List chats (50 per page, keyset)",
          ["target", "page", "user's chats", "ops", "p50 ms", "p95 ms", "p99 ms"],
          lambda r: [r["target"], r["extra"]["page"], f"{r['extra']['chats']:,}", r["ops"], r["p50_ms"],

@@ -205,6 +205,48 @@ class Bench:
         stats.peak_rss_mb = rss.peak_mb
         return stats
 
+    # --- 1c. an API key against a JWT ------------------------------------------------------------
+
+    async def keys(self) -> None:
+        """The same requests with a user's JWT and with one of the user's API keys (wrk, 8 connections, three
+        rounds with the order rotated): an append (``ohm.append_message`` checks the key) and a read of a
+        chat's last 20 messages (the transaction starts with ``ohm.use_api_key``)."""
+        import shutil
+
+        if shutil.which("wrk") is None:
+            return
+        from ohm import keys as key_format
+
+        from .wrk import run_wrk
+
+        user = self.db.new_user()
+        chats = [self.db.new_chat(user) for _ in range(8)]
+        for chat in chats:
+            self.db.prefill_messages(chat, user, 20, self.text)
+        secret, prefix, digest = key_format.new_key()
+        with psycopg.connect(self.db.admin_url) as conn:
+            conn.execute("insert into api_keys (user_id, name, prefix, secret_sha256, scopes) "
+                         "values (%s, 'bench', %s, %s, '{*}')", (user, prefix, digest))
+        credentials = {"JWT": token_for(user), "API key": secret}
+        bodies = [json.dumps({"role": "assistant", "content": self.text.message(), "intent": "BOM",
+                              "agent": {"name": "bomGenerator", "model": "openai/o1"},
+                              "usage": {"input_tokens": 900, "output_tokens": 300}}) for _ in range(50)]
+        paths = [f"/v1/chats/{chat}/messages?limit=20" for chat in chats]
+        seconds = 1 if self.sizes.append_ops < 100 else 3
+        order = [(op, who) for op in ("append", "read") for who in credentials]
+        collected: dict[tuple[str, str], list[Stats]] = {}
+        for r in range(3):
+            for op, who in order[r:] + order[:r]:
+                result = await asyncio.to_thread(run_wrk, self.server.base_url, credentials[who], chats, bodies, 8,
+                                                 seconds, paths if op == "read" else None)
+                collected.setdefault((op, who), []).append(Stats(
+                    name="keys", target=f"OHM HTTP, {who}", ops=result["requests"], concurrency=8,
+                    seconds=result["seconds"], throughput=round(result["requests"] / result["seconds"], 1),
+                    p50_ms=result["p50_ms"], p95_ms=result["p90_ms"], p99_ms=result["p99_ms"],
+                    mean_ms=result["mean_ms"], extra={"op": op, "note": "p95 column is wrk's p90"}))
+        for runs in collected.values():
+            self.record(_merge(runs))
+
     # --- 1b. many agents, one user --------------------------------------------------------------
 
     AGENT_SHAPES = {
@@ -458,7 +500,7 @@ async def run_all(db: BenchDatabase, server: ServerProcess, sizes: Sizes, only: 
     gc.collect()
     gc.freeze()
     try:
-        for name in ("append", "agents", "length", "load", "listing"):
+        for name in ("append", "agents", "keys", "length", "load", "listing"):
             if name in only or (name == "listing" and "list" in only):
                 db.settle()
                 await getattr(bench, name)()

@@ -31,14 +31,30 @@ end
 """
 
 
+GET_SCRIPT = """
+local paths = %(paths)s
+local token = %(token)s
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("GET", paths[(n %% #paths) + 1], {["Authorization"] = "Bearer " .. token})
+end
+""" + SCRIPT[SCRIPT.index("done = function"):]
+
+
 def _lua(value: object) -> str:
     if isinstance(value, list):
         return "{" + ", ".join(_lua(v) for v in value) + "}"
     return json.dumps(str(value))
 
 
-def run_wrk(base_url: str, token: str, chats: list, bodies: list[str], connections: int, seconds: int) -> dict:
-    script = SCRIPT % {"chats": _lua([str(c) for c in chats]), "bodies": _lua(bodies), "token": _lua(token)}
+def run_wrk(base_url: str, token: str, chats: list, bodies: list[str], connections: int, seconds: int,
+            paths: list[str] | None = None) -> dict:
+    """POST ``bodies`` as messages to ``chats``; or, with ``paths``, GET those paths."""
+    if paths is not None:
+        script = GET_SCRIPT % {"paths": _lua(paths), "token": _lua(token)}
+    else:
+        script = SCRIPT % {"chats": _lua([str(c) for c in chats]), "bodies": _lua(bodies), "token": _lua(token)}
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "post.lua"
         path.write_text(script)
