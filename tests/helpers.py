@@ -306,6 +306,7 @@ OPS: dict[tuple[str, str], Op] = {
     # A share token is a capability: whoever holds it (and is signed in) may fork.
     ("POST", "/v1/shares/{token}/fork"): Op("create", body={}, service=(422,)),
     ("GET", "/v1/chats/{chat_id}/lineage"): Op("read"),
+    ("GET", "/v1/chats/{chat_id}/export"): Op("read", query={"format": "html"}),
     ("POST", "/v1/attachments"): Op("create", files=True, service_body="owner"),
     ("GET", "/v1/attachments/{attachment_id}"): Op("read"),
     ("PATCH", "/v1/attachments/{attachment_id}"): Op("write", body={"processing_status": "processing"}),

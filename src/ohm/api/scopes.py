@@ -19,6 +19,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/messages/{message_id}"): "chats:read",
     ("GET", "/v1/chats/{chat_id}/lineage"): "chats:read",
     ("GET", "/v1/chats/{chat_id}/events"): "chats:read",
+    ("GET", "/v1/chats/{chat_id}/export"): "chats:read",
     ("GET", "/v1/shares/{token}"): "chats:read",
     ("POST", "/v1/chats"): "chats:write",
     ("PATCH", "/v1/chats/{chat_id}"): "chats:write",

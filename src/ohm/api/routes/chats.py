@@ -65,6 +65,26 @@ async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity,
                     media_type="application/json")
 
 
+@router.get("/chats/{chat_id}/export", response_class=Response, responses={
+    **NOT_FOUND, 200: {"content": {"text/markdown": {}, "text/html": {}},
+                       "description": "The chat as a file (Content-Disposition: attachment): Markdown, HTML, or "
+                                      "with format=json a JSON document (application/json)."}})
+async def export_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity,
+                      format: Annotated[Literal["md", "json", "html"], Query(
+                          description="md: the active branch and the artifacts, readable; html: the same as a "
+                                      "page; json: the chat, every message of every branch, the artifacts.")] = "md",
+                      ) -> Response:
+    """One chat as a document to keep or send."""
+    from urllib.parse import quote
+
+    from ohm.store.exports import export_chat as make
+
+    body, media_type, filename = await make(db, identity, chat_id, format)
+    return Response(body, media_type=media_type, headers={
+        "Content-Disposition": f"attachment; filename=\"{filename}\"; filename*=UTF-8''{quote(filename)}",
+        "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-cache"})
+
+
 @router.patch("/chats/{chat_id}", response_model=Chat, responses=NOT_FOUND)
 async def update_chat(chat_id: uuid.UUID, body: ChatUpdate, db: Db, identity: SignedIn) -> Response:
     """Rename, archive, pin, publish, move to a project, or switch the active branch."""

@@ -490,3 +490,9 @@ class AsyncOhmClient:
     @route("GET", "/v1/imports/{import_id}")
     async def get_import(self, import_id: uuid.UUID | str) -> ImportJob:
         return await self._send(_Call("GET", f"/v1/imports/{import_id}", ImportJob))
+
+    @route("GET", "/v1/chats/{chat_id}/export")
+    async def export_chat(self, chat_id: uuid.UUID | str, format: str = "md") -> bytes:
+        """The chat as a document: ``md`` or ``html`` (the active branch, readable) or ``json`` (every branch)."""
+        return await self._send(_Call("GET", f"/v1/chats/{chat_id}/export", None, params={"format": format},
+                                      raw=True))

@@ -1,0 +1,109 @@
+"""One chat as a readable document: Markdown, JSON or a self-contained HTML page.
+
+Markdown and HTML show the active branch (as the chat reads now), with each answer's agent, model and
+intent, and the artifacts' current versions; JSON holds the chat, every message of every branch (with its
+``parent_id``) and the artifacts.  Rendering runs off the event loop (a long chat is a lot of text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from html import escape
+from typing import Literal
+
+from markdown_it import MarkdownIt
+
+from ohm.auth import Identity
+from ohm.db.session import Database
+from ohm.models import ChatDetail, Message
+from ohm.store import chats, messages
+
+Format = Literal["md", "json", "html"]
+MEDIA = {"md": "text/markdown; charset=utf-8", "json": "application/json",
+         "html": "text/html; charset=utf-8"}
+
+
+async def export_chat(db: Database, identity: Identity, chat_id: uuid.UUID, fmt: Format) -> tuple[bytes, str, str]:
+    """(the document, its media type, a file name for it)."""
+    detail = await chats.get_chat(db, identity, chat_id)
+    branch = list(detail.messages)
+    after = detail.next_after_sequence
+    while after is not None:
+        page = await messages.list_messages(db, identity, chat_id, after_sequence=after, limit=messages.MAX_PAGE)
+        branch.extend(page.items)
+        after = page.next_after_sequence
+    tree: list[Message] = []
+    if fmt == "json":
+        after = 0
+        while after is not None:
+            page = await messages.list_messages(db, identity, chat_id, whole_tree=True, after_sequence=after,
+                                                limit=messages.MAX_PAGE)
+            tree.extend(page.items)
+            after = page.next_after_sequence
+    body = await asyncio.to_thread(_render, detail, branch, tree, fmt)
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", (detail.title or "chat").strip())[:60].strip("-") or "chat"
+    return body, MEDIA[fmt], f"{name}-{str(chat_id)[:8]}.{fmt}"
+
+
+def _render(detail: ChatDetail, branch: list[Message], tree: list[Message], fmt: Format) -> bytes:
+    if fmt == "json":
+        chat = detail.model_dump(mode="json", exclude={"messages", "next_after_sequence"})
+        document = {"format": "ohm.chat/1", "chat": chat, "active_branch": [str(m.id) for m in branch],
+                    "messages": [m.model_dump(mode="json") for m in tree]}
+        return json.dumps(document, ensure_ascii=False, indent=1).encode()
+    markdown = to_markdown(detail, branch)
+    if fmt == "md":
+        return markdown.encode()
+    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    title = escape(detail.title or "Chat")
+    return (f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title>"
+            "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+            "<style>body{font:16px/1.5 system-ui,sans-serif;max-width:48rem;margin:2rem auto;padding:0 1rem}"
+            "pre{background:#f4f4f4;padding:.75rem;overflow:auto}h3{margin-top:2rem;border-top:1px solid #ddd;"
+            "padding-top:1rem}</style></head><body>" + html + "</body></html>").encode()
+
+
+def to_markdown(detail: ChatDetail, branch: list[Message]) -> str:
+    lines = [f"# {_line(detail.title or 'Untitled chat')}", ""]
+    facts = [f"{len(branch)} messages on the active branch of {detail.message_count}",
+             f"created {detail.created_at:%Y-%m-%d %H:%M} UTC", f"phase: {detail.phase}"]
+    if detail.total_cost_usd:
+        facts.append(f"cost ${detail.total_cost_usd:.4f}")
+    if detail.project:
+        facts.append(f"project: {_line(detail.project.name)}")
+    lines += ["*" + " · ".join(facts) + "*", ""]
+    for message in branch:
+        who = message.role.capitalize()
+        if message.agent:
+            who = message.agent.name + (f" ({message.agent.model})" if message.agent.model else "")
+        tags = [message.intent] if message.intent else []
+        lines += [f"### {_line(who)}" + (f" · {', '.join(tags)}" if tags else ""),
+                  f"*{message.created_at:%Y-%m-%d %H:%M}*", "", message.content or "", ""]
+        if message.content_json is not None and not message.content:
+            lines += ["```json", json.dumps(message.content_json, ensure_ascii=False, indent=1), "```", ""]
+    if detail.artifacts:
+        lines += ["## Artifacts", ""]
+        for artifact in detail.artifacts:
+            lines += [f"### {_line(artifact.title)} ({artifact.type}, version {artifact.current_version})", ""]
+            if artifact.content_text:
+                lines += [_fence(artifact.content_text), ""]
+            if artifact.content_json is not None:
+                lines += ["```json", json.dumps(artifact.content_json, ensure_ascii=False, indent=1), "```", ""]
+    return "\n".join(lines)
+
+
+def _line(text: str) -> str:
+    """Text for a heading: one line, no Markdown of its own."""
+    return re.sub(r"([\\`*_{}\[\]<>#|])", r"\\\1", " ".join(text.split()))
+
+
+def _fence(text: str) -> str:
+    fence = "```"
+    while fence in text:
+        fence += "`"
+    return f"{fence}\n{text}\n{fence}"
+
+
