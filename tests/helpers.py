@@ -266,7 +266,7 @@ class DevTools:
 
 @dataclass
 class Op:
-    kind: str  # read | write | create | list | public | signed | stream | health
+    kind: str  # read | write | create | list | public | signed | stream | health | destructive
     body: Any = None
     query: dict[str, Any] = field(default_factory=dict)
     files: bool = False  # multipart upload
@@ -342,6 +342,8 @@ OPS: dict[tuple[str, str], Op] = {
     # One's own account: another user reaches their own; the service role is nobody's account.
     ("GET", "/v1/me"): Op("list", anon=(401,), service=(403,)),
     ("PATCH", "/v1/me"): Op("list", body={"display_name": "hacked"}, anon=(401,), service=(403,)),
+    # Another user's DELETE /v1/me is about their own account, and a wrong confirmation deletes nothing.
+    ("DELETE", "/v1/me"): Op("destructive", body={"confirm": "not-the-email@example.com"}, other=(422,)),
     ("POST", "/v1/keys"): Op("create", body={"name": "agent", "scopes": ["chats:read"]}, service=(403,)),
     ("GET", "/v1/keys"): Op("list", anon=(401,), service=(403,)),
     ("DELETE", "/v1/keys/{key_id}"): Op("write", service=(403,)),

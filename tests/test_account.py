@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from ohm.auth import issue_token
+from ohm.store.errors import NotFound
 
 from .conftest import JWT_SECRET
 from .helpers import png
@@ -86,3 +87,69 @@ def test_deep_preferences_are_refused(http, user):
     response = http.patch("/v1/me", headers=h, json={"preferences": deep})
     assert 400 <= response.status_code < 500
     assert http.get("/v1/me", headers=h).json() == before
+
+
+def test_delete_me_removes_everything_and_only_that(http, make_user, app_url):
+    from ohm.auth import Identity
+
+    from .conftest import acting
+
+    alice, bob = make_user("alice"), make_user("bob")
+    a, b = ({"Authorization": f"Bearer {u.token()}"} for u in (alice, bob))
+    chat = http.post("/v1/chats", headers=a, json={"title": "to go"}).json()["id"]
+    http.post(f"/v1/chats/{chat}/messages", headers=a, json={"role": "user", "content": "bye"})
+    http.post("/v1/projects", headers=a, json={"name": "p"})
+    http.post("/v1/keys", headers=a, json={"name": "agent", "scopes": ["*"]})
+    mine, shared = png(seed=9101), png(seed=9102)
+    http.post("/v1/attachments", headers=a, files={"file": ("a.png", mine)}, data={"category": "photo"})
+    http.post("/v1/attachments", headers=a, files={"file": ("s.png", shared)}, data={"category": "photo"})
+    http.post("/v1/attachments", headers=b, files={"file": ("s.png", shared)}, data={"category": "photo"})
+    bobs_chat = http.post("/v1/chats", headers=b, json={"title": "stays"}).json()["id"]
+    # Without the right confirmation nothing goes.
+    for body in ({}, {"confirm": "someone@example.com"}, {"confirm": ""}):
+        assert http.request("DELETE", "/v1/me", headers=a, json=body).status_code == 422
+    assert http.get("/v1/me", headers=a).status_code == 200
+    secret = http.post("/v1/keys", headers=a, json={"name": "k", "scopes": ["*"]}).json()["secret"]
+    assert http.request("DELETE", "/v1/me", headers={"Authorization": f"Bearer {secret}"},
+                        json={"confirm": alice.email}).status_code == 403
+    deleted = http.request("DELETE", "/v1/me", headers=a, json={"confirm": alice.email.upper()})
+    assert deleted.status_code == 200, deleted.text
+    assert deleted.json() | {"user_id": None} == {"user_id": None, "chats": 1, "messages": 1, "projects": 1,
+                                                   "files": 2, "blobs_removed": 1, "auth_user_deleted": True}
+    with acting(app_url, Identity.service()) as conn:
+        for table, column in (("auth.users", "id"), ("profiles", "id"), ("chats", "user_id"),
+                              ("messages", "user_id"), ("attachments", "user_id"), ("api_keys", "user_id"),
+                              ("activity_log", "user_id"), ("realtime_events", "user_id")):
+            assert conn.execute(f"select count(*) as n from {table} where {column} = %s",
+                                (alice.id,)).fetchone()["n"] == 0, table
+        assert conn.execute("select count(*) as n from chats where id = %s", (bobs_chat,)).fetchone()["n"] == 1
+    # The file bob uploaded too stays (the one only alice had is what blobs_removed counted) and still downloads.
+    with acting(app_url, Identity.service()) as conn:
+        kept = conn.execute("select id from attachments where user_id = %s", (bob.id,)).fetchone()["id"]
+    assert http.get(f"/v1/attachments/{kept}/content", headers=b).content == shared
+    assert http.get("/v1/me", headers=a).status_code == 404
+
+
+async def test_deleting_a_user_on_each_kind_of_database(api_target, tmp_path):
+    """On OHM's own auth the auth user goes; on Supabase (whose Auth schema OHM may not change) the profile
+    goes, and with it every row, and the answer says to remove the Auth user with Supabase's admin API."""
+    from ohm.auth import Identity
+    from ohm.blobs import open_blob_store
+    from ohm.db.session import Database
+    from ohm.store import chats, users
+
+    from .conftest import acting
+
+    person, other = api_target.make_user("leaving"), api_target.make_user("staying")
+    for who in (person, other):  # as a supabase-js client writes them
+        with acting(api_target.url, Identity.user(who.id)) as conn:
+            chat = conn.execute("insert into chats (title) values ('x') returning id").fetchone()["id"]
+            conn.execute("insert into messages (chat_id, role, content) values (%s, 'user', 'y')", (chat,))
+    async with Database(api_target.url, max_size=2) as db:
+        deleted = await users.delete_user(db, open_blob_store(None, tmp_path), person.id)
+        assert (deleted.chats, deleted.messages) == (1, 1)
+        assert deleted.auth_user_deleted is (api_target.name == "server")
+        with pytest.raises(NotFound):
+            await users.delete_user(db, open_blob_store(None, tmp_path), person.id)
+        assert (await chats.list_chats(db, Identity.user(person.id))).items == []
+        assert len((await chats.list_chats(db, Identity.user(other.id))).items) == 1

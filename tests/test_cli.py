@@ -206,3 +206,18 @@ def test_keys_and_me(env, database_url, live_server):
     assert (me["display_name"], me["preferences"], me["totals"]["message_count"]) == ("Ada", {"theme": "dark"}, 0)
     assert invoke(env, "me", email, "--preferences", "[1]").exit_code == 2
     assert json.loads(invoke(env, "me", email).stdout)["display_name"] == "Ada"
+
+
+def test_user_delete(env, database_url):
+    email = f"gone-{uuid.uuid4().hex[:8]}@example.com"
+    user_id = invoke(env, "user", "create", email).stdout.strip()
+    refused = runner.invoke(app, ["user", "delete", email], env=env, input="n\n")
+    assert refused.exit_code == 1
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from profiles where id = %s", (user_id,)).fetchone()[0] == 1
+    done = invoke(env, "user", "delete", email, "--yes")
+    assert done.exit_code == 0, done.output
+    assert "deleted" in done.stdout and "0 chats" in done.stdout
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("select count(*) from auth.users where id = %s", (user_id,)).fetchone()[0] == 0
+    assert invoke(env, "user", "delete", email, "--yes").exit_code == 2

@@ -264,6 +264,41 @@ def user_create(
     typer.echo(str(profile.id))
 
 
+@user_app.command("delete")
+@friendly_errors
+def user_delete(
+    user: Annotated[str, typer.Argument(help="The user (id or email).")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Delete a user with everything they own (chats, messages, artifacts, projects, files, keys, imports), and
+    the stored files no one else refers to."""
+    from ohm.blobs import open_blob_store
+
+    settings = settings_for(database_url)
+    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region)
+
+    async def find(target: DatabaseTarget, db: Database) -> Any:
+        return await users_store.find_user(db, user)
+
+    profile = with_database(settings, find)
+    if profile is None:
+        raise ConfigError(f"no user {user!r}")
+    if not yes and not typer.confirm(f"Delete {profile.email or profile.id} and all {profile.message_count} "
+                                     "messages, chats, files?"):
+        raise typer.Exit(1)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await users_store.delete_user(db, blobs, profile.id)
+
+    deleted = with_database(settings, work)
+    out.print(f"[green]deleted[/green] {profile.email or profile.id}: {deleted.chats} chats, {deleted.messages} "
+              f"messages, {deleted.projects} projects, {deleted.files} files ({deleted.blobs_removed} stored files "
+              "removed)" + ("" if deleted.auth_user_deleted else "; remove the Auth user in Supabase"),
+              highlight=False)
+
+
 @app.command()
 @friendly_errors
 def token(

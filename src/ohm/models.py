@@ -940,6 +940,21 @@ class Me(BaseModel):
     created_at: datetime
 
 
+class AccountDelete(Input):
+    confirm: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)] = Field(
+        description="Your email address (or, without one, your user id): says you mean it.")
+
+
+class AccountDeleted(BaseModel):
+    user_id: uuid.UUID
+    chats: int
+    messages: int
+    projects: int
+    files: int
+    blobs_removed: int = Field(description="Stored files removed (a file another user also uploaded stays).")
+    auth_user_deleted: bool = Field(description="False on Supabase: remove the Auth user with its admin API.")
+
+
 class MeUpdate(Input):
     """What a user may change of their account (the tier and the totals are not theirs to write)."""
 

@@ -191,10 +191,18 @@ async def _check_quota(db: Database, owner: uuid.UUID, size: int, quota_bytes: i
 async def _forget_unreferenced(db: Database, blobs: BlobStore, key: str, sha256: str) -> None:
     """Remove a blob this request wrote when no row refers to it (the upload failed after writing it)."""
     with contextlib.suppress(Exception):  # the original error matters more; `ohm gc` is the backstop
-        async with db.acting_as(Identity.service()) as conn:
-            await conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha256),))
-            if not await _referenced(conn, blobs, key):
-                await blobs.delete(key)
+        await forget_unreferenced(db, blobs, key, sha256)
+
+
+async def forget_unreferenced(db: Database, blobs: BlobStore, key: str, sha256: str) -> bool:
+    """Remove a stored file no row refers to any more (under the lock uploads of the same bytes take);
+    True when it was removed."""
+    async with db.acting_as(Identity.service()) as conn:
+        await conn.execute("select pg_advisory_xact_lock(%s)", (_lock_key(sha256),))
+        if await _referenced(conn, blobs, key):
+            return False
+        await blobs.delete(key)
+        return True
 
 
 async def _referenced(conn: Conn, blobs: BlobStore, key: str) -> bool:

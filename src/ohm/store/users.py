@@ -18,8 +18,9 @@ from psycopg.types.json import Jsonb
 from pydantic import BaseModel
 
 from ohm.auth import Identity
+from ohm.blobs import BlobStore
 from ohm.db.session import Database
-from ohm.models import AccountStorage, AccountTotals, Me, MeUpdate
+from ohm.models import AccountDeleted, AccountStorage, AccountTotals, Me, MeUpdate
 from ohm.store._common import check_json_size, database_errors, first
 from ohm.store.errors import Conflict, Forbidden, Invalid, NotFound
 
@@ -147,3 +148,46 @@ def _me(row: Any, used: int, quota_bytes: int) -> Me:
                                    total_output_tokens=row["total_output_tokens"],
                                    total_cost_usd=row["total_cost_usd"]),
               storage=AccountStorage(used_bytes=used, quota_bytes=quota_bytes), created_at=row["created_at"])
+
+
+async def delete_user(db: Database, blobs: BlobStore, user_id: uuid.UUID) -> AccountDeleted:
+    """Remove a user and everything they own: the auth user (or, where OHM may not touch Supabase Auth's
+    table, the profile), which cascades to every row of theirs, then the stored files no one else refers to.
+
+    What stays: rows of other users that name this user's id without their data (an activity row of
+    someone else's share saying who forked it, a fork made from this user's public chat, which is the
+    forker's copy); no email, name or content of the deleted user is in them."""
+    from ohm.store.attachments import forget_unreferenced
+
+    async with db.acting_as(Identity.service()) as conn:
+        counts = await first(await conn.execute(
+            "select (select count(*) from public.chats where user_id = %(u)s) as chats, "
+            "(select count(*) from public.messages where user_id = %(u)s) as messages, "
+            "(select count(*) from public.projects where user_id = %(u)s) as projects, "
+            "(select count(*) from public.attachments where user_id = %(u)s) as files, "
+            "exists (select 1 from public.profiles where id = %(u)s) as known", {"u": user_id}))
+        if not counts["known"]:
+            raise NotFound("no such user")
+        stored = await (await conn.execute(
+            "select distinct storage_path, sha256 from public.attachments where user_id = %s", (user_id,)
+        )).fetchall()
+    auth_user = True
+    try:
+        async with db.acting_as(Identity.service()) as conn:
+            await conn.execute("delete from auth.users where id = %s", (user_id,))
+    except errors.InsufficientPrivilege:
+        # Supabase: the Auth schema is Supabase's own; the profile (and so every row) goes, and the Auth user
+        # is removed with Supabase's admin API or dashboard.
+        auth_user = False
+        async with db.acting_as(Identity.service()) as conn:
+            await conn.execute("delete from public.profiles where id = %s", (user_id,))
+    async with db.acting_as(Identity.service()) as conn:
+        # The deletes above logged chat.deleted for live subscribers; once delivered they name nothing left.
+        await conn.execute("delete from public.realtime_events where user_id = %s", (user_id,))
+    removed = 0
+    for row in stored:
+        if await forget_unreferenced(db, blobs, row["storage_path"], row["sha256"]):
+            removed += 1
+    return AccountDeleted(user_id=user_id, chats=counts["chats"], messages=counts["messages"],
+                          projects=counts["projects"], files=counts["files"], blobs_removed=removed,
+                          auth_user_deleted=auth_user)

@@ -10,9 +10,10 @@ from pydantic import TypeAdapter
 
 from ohm.api.deps import Db, SignedIn
 from ohm.api.responses import json_response
-from ohm.models import ApiKey, ApiKeyCreate, ApiKeyCreated, Me, MeUpdate
+from ohm.models import AccountDelete, AccountDeleted, ApiKey, ApiKeyCreate, ApiKeyCreated, Me, MeUpdate
 from ohm.store import keys as key_store
 from ohm.store import users
+from ohm.store.errors import Forbidden, Invalid
 
 router = APIRouter(prefix="/v1", tags=["account"])
 KEY_LIST = TypeAdapter(list[ApiKey])
@@ -34,6 +35,21 @@ async def update_me(request: Request, body: MeUpdate, db: Db, identity: SignedIn
     replacing the stored one). The tier and the totals are not yours to write."""
     return json_response(await users.update_me(db, identity, body,
                                                quota_bytes=request.app.state.settings.storage_quota_bytes))
+
+
+@router.delete("/me", response_model=AccountDeleted, responses={**USER_ONLY, 422: {}})
+async def delete_me(request: Request, body: AccountDelete, db: Db, identity: SignedIn) -> Response:
+    """Delete your account: every chat, message, artifact, project, file, share, key and import of yours, and
+    the files no one else uploaded too. `confirm` must be your email address (your user id if you have none).
+    Other users' rows that mention you keep only your id (docs/security.md)."""
+    if identity.key is not None or identity.user_id is None or identity.role != "authenticated":
+        raise Forbidden("only the user, with their own token, deletes their account")
+    me = await users.get_me(db, identity, quota_bytes=0)
+    expected = (me.email or str(me.id)).lower()
+    if body.confirm.lower() != expected:
+        raise Invalid("confirm must be your email address (your user id if you have none): nothing was deleted")
+    deleted = await users.delete_user(db, request.app.state.blobs, identity.user_id)
+    return json_response(deleted)
 
 
 @router.post("/keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated,

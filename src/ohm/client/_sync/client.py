@@ -38,6 +38,7 @@ from ohm.client._base import (
     route,
 )
 from ohm.models import (
+    AccountDeleted,
     ActivityPage,
     AgentInfo,
     ApiKey,
@@ -458,6 +459,11 @@ class OhmClient:
     def update_me(self, **changes: Any) -> Me:
         """Change ``display_name``, ``avatar_url`` or ``preferences`` (None clears a name or avatar)."""
         return self._send(_Call("PATCH", "/v1/me", Me, json=_json_body(changes, keep_none=tuple(changes))))
+
+    @route("DELETE", "/v1/me")
+    def delete_me(self, confirm: str) -> AccountDeleted:
+        """Delete your account and everything in it; ``confirm`` is your email address."""
+        return self._send(_Call("DELETE", "/v1/me", AccountDeleted, json={"confirm": confirm}))
 
     @route("POST", "/v1/keys")
     def create_key(self, name: str, scopes: list[str], *, chat_id: uuid.UUID | str | None = None,
