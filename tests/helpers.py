@@ -341,6 +341,7 @@ OPS: dict[tuple[str, str], Op] = {
     ("GET", "/v1/chats/{chat_id}/events"): Op("stream"),
     # One's own account: another user reaches their own; the service role is nobody's account.
     ("GET", "/v1/me"): Op("list", anon=(401,), service=(403,)),
+    ("GET", "/v1/me/export"): Op("list", anon=(401,), service=(403,)),
     ("PATCH", "/v1/me"): Op("list", body={"display_name": "hacked"}, anon=(401,), service=(403,)),
     # Another user's DELETE /v1/me is about their own account, and a wrong confirmation deletes nothing.
     ("DELETE", "/v1/me"): Op("destructive", body={"confirm": "not-the-email@example.com"}, other=(422,)),

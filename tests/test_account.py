@@ -153,3 +153,75 @@ async def test_deleting_a_user_on_each_kind_of_database(api_target, tmp_path):
             await users.delete_user(db, open_blob_store(None, tmp_path), person.id)
         assert (await chats.list_chats(db, Identity.user(person.id))).items == []
         assert len((await chats.list_chats(db, Identity.user(other.id))).items) == 1
+
+
+def test_export_me_holds_everything_of_mine_and_nothing_else(http, make_user, app_url, database_url, tmp_path):
+    import io
+    import json
+    import zipfile
+
+    from typer.testing import CliRunner
+
+    from ohm.auth import Identity
+    from ohm.cli import app as cli
+
+    from .conftest import JWT_SECRET, acting
+
+    alice, bob = make_user("alice"), make_user("bob")
+    a, b = ({"Authorization": f"Bearer {u.token()}"} for u in (alice, bob))
+    project = http.post("/v1/projects", headers=a, json={"name": "Weather station"}).json()["id"]
+    chat = http.post("/v1/chats", headers=a, json={"title": "Sensors", "project_id": project}).json()["id"]
+    q = http.post(f"/v1/chats/{chat}/messages", headers=a, json={"role": "user", "content": "Which? Ü 🔌"}).json()
+    http.post(f"/v1/chats/{chat}/messages", headers=a, json={"role": "assistant", "content": "BME280"})
+    http.post(f"/v1/chats/{chat}/messages", headers=a, json={"role": "assistant", "content": "SHT45",
+                                                              "parent_id": q["id"]})
+    bom = http.post(f"/v1/chats/{chat}/artifacts", headers=a, json={"type": "bom", "title": "BOM", "content_json": {
+        "parts": [{"name": "BME280", "mpn": "BME280", "quantity": 1}]}}).json()["id"]
+    http.post(f"/v1/artifacts/{bom}/versions", headers=a, json={"base_version": 1, "content_json": {
+        "parts": [{"name": "SHT45", "mpn": "SHT45", "quantity": 2}]}})
+    photo = png(seed=4711)
+    http.post("/v1/attachments", headers=a, files={"file": ("board.png", photo)}, data={"category": "photo",
+                                                                                    "chat_id": chat})
+    http.post(f"/v1/chats/{chat}/shares", headers=a, json={})
+    http.post("/v1/keys", headers=a, json={"name": "agent", "scopes": ["*"]})
+    bobs = http.post("/v1/chats", headers=b, json={"title": "Bob's secret"}).json()["id"]
+    http.post(f"/v1/chats/{bobs}/messages", headers=b, json={"role": "user", "content": "bob only"})
+
+    response = http.get("/v1/me/export", headers=a)
+    assert response.status_code == 200 and response.headers["content-type"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(response.content))
+    manifest = json.loads(archive.read("manifest.json"))
+    assert manifest["format"] == "ohm.export/1" and manifest["user_id"] == str(alice.id)
+
+    def rows(name: str) -> list[dict]:
+        return [json.loads(line) for line in archive.read(f"{name}.jsonl").decode().splitlines()]
+
+    with acting(app_url, Identity.service()) as conn:
+        for name, table, owner in (("chats", "chats", "user_id"), ("messages", "messages", "user_id"),
+                                   ("artifact_versions", "artifact_versions", "user_id"),
+                                   ("parts", "parts", "user_id"), ("attachments", "attachments", "user_id"),
+                                   ("shared_chats", "shared_chats", "user_id"), ("activity_log", "activity_log",
+                                                                                 "user_id")):
+            n = conn.execute(f"select count(*) as n from {table} where {owner} = %s", (alice.id,)).fetchone()["n"]
+            assert len(rows(name)) == manifest["rows"][name] == n and n > 0, name
+    messages = rows("messages")
+    assert {m["content"] for m in messages} == {"Which? Ü 🔌", "BME280", "SHT45"}
+    assert sum(m["parent_id"] == q["id"] for m in messages) == 2, "both branches"
+    assert sorted(v["version_number"] for v in rows("artifact_versions")) == [1, 2]
+    sha = rows("attachments")[0]["sha256"]
+    assert archive.read(f"files/{sha}") == photo
+    assert rows("profile")[0]["email"] == alice.email and rows("totals")[0]["message_count"] == 3
+    keys = archive.read("api_keys.jsonl").decode()
+    assert "agent" in keys and "secret" not in keys
+    everything = b"".join(archive.read(n) for n in archive.namelist())
+    assert str(bob.id).encode() not in everything and b"bob only" not in everything and bobs.encode() not in everything
+    # A key, however wide, does not take the account out.
+    secret = http.post("/v1/keys", headers=a, json={"name": "k", "scopes": ["*"]}).json()["secret"]
+    assert http.get("/v1/me/export", headers={"Authorization": f"Bearer {secret}"}).status_code == 403
+    # The command line writes the same archive.
+    out = tmp_path / "alice.zip"
+    result = CliRunner().invoke(cli, ["export", "--user", alice.email, "-o", str(out)],
+                                env={"OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET,
+                                     "OHM_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 0, result.output
+    assert json.loads(zipfile.ZipFile(out).read("manifest.json"))["rows"]["messages"] == 3

@@ -663,6 +663,29 @@ def me(
     typer.echo(with_database(settings, work).model_dump_json(indent=2))
 
 
+@app.command("export")
+@friendly_errors
+def export_command(
+    user: Annotated[str, typer.Option("--user", help="Whose data (id or email).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="The zip to write.")],
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Everything a user owns as a zip (GET /v1/me/export): a JSON Lines file per table and the uploads' bytes."""
+    from ohm.blobs import open_blob_store
+    from ohm.store.exports import export_account
+
+    settings = settings_for(database_url)
+    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await export_account(db, blobs, await _as_user(db, user), output)
+
+    counts = with_database(settings, work)
+    out.print(f"[green]wrote[/green] {output}: " + ", ".join(f"{n} {name}" for name, n in counts.items() if n),
+              highlight=False)
+
+
 ExportFile = Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True,
                                              help="The export file.")]
 ImportUser = Annotated[str, typer.Option("--user", help="Whose history this is (id or email).")]

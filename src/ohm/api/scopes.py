@@ -79,6 +79,7 @@ ROUTE_SCOPES: dict[tuple[str, str], str] = {
     ("GET", "/v1/me"): "account:read",
     ("PATCH", "/v1/me"): USER_ONLY,
     ("DELETE", "/v1/me"): USER_ONLY,
+    ("GET", "/v1/me/export"): USER_ONLY,
     ("POST", "/v1/keys"): USER_ONLY,
     ("GET", "/v1/keys"): USER_ONLY,
     ("DELETE", "/v1/keys/{key_id}"): USER_ONLY,

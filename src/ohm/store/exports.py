@@ -11,15 +11,20 @@ import asyncio
 import json
 import re
 import uuid
+import zipfile
+from datetime import UTC, datetime
 from html import escape
+from pathlib import Path
 from typing import Literal
 
 from markdown_it import MarkdownIt
 
 from ohm.auth import Identity
+from ohm.blobs import BlobStore
 from ohm.db.session import Database
 from ohm.models import ChatDetail, Message
 from ohm.store import chats, messages
+from ohm.store.errors import Forbidden
 
 Format = Literal["md", "json", "html"]
 MEDIA = {"md": "text/markdown; charset=utf-8", "json": "application/json",
@@ -107,3 +112,83 @@ def _fence(text: str) -> str:
     return f"{fence}\n{text}\n{fence}"
 
 
+
+
+# --- the whole account --------------------------------------------------------------------------------------
+
+# (file in the archive, table, the column that says whose a row is): everything a user owns.
+ACCOUNT_TABLES: tuple[tuple[str, str, str], ...] = (
+    ("profile", "public.profiles", "id"),
+    ("projects", "public.projects", "user_id"),
+    ("chats", "public.chats", "user_id"),
+    ("messages", "public.messages", "user_id"),
+    ("artifacts", "public.artifacts", "user_id"),
+    ("artifact_versions", "public.artifact_versions", "user_id"),
+    ("parts", "public.parts", "user_id"),
+    ("connections", "public.connections", "user_id"),
+    ("code_files", "public.code_files", "user_id"),
+    ("check_runs", "public.check_runs", "user_id"),
+    ("attachments", "public.attachments", "user_id"),
+    ("circuit_verifications", "public.circuit_verifications", "user_id"),
+    ("datasheet_analyses", "public.datasheet_analyses", "user_id"),
+    ("shared_chats", "public.shared_chats", "user_id"),
+    ("chat_forks", "public.chat_forks", "forked_by"),
+    ("activity_log", "public.activity_log", "user_id"),
+    ("imports", "public.imports", "user_id"),
+    ("imported_chats", "public.imported_chats", "user_id"),
+)
+# Keys without their hashes (which the user cannot read anyway); the totals as the view sums them.
+EXTRA_QUERIES: tuple[tuple[str, str], ...] = (
+    ("api_keys", "select to_jsonb(k)::text from (select id, name, prefix, scopes, chat_id, project_id, expires_at, "
+                 "created_at, last_used_at, revoked_at from public.api_keys where user_id = %s order by created_at) k"),
+    ("totals", "select to_jsonb(t)::text from public.profile_totals t where t.user_id = %s"),
+)
+BATCH = 1000
+
+
+async def export_account(db: Database, blobs: BlobStore, identity: Identity, path: Path) -> dict[str, int]:
+    """Everything the user owns into a zip at ``path``: ``manifest.json``, a JSON Lines file per table (one row
+    per line, as PostgreSQL's ``to_jsonb`` writes it: every column by name) and ``files/<sha256>`` for each
+    uploaded file.  Read as the user (RLS on) and filtered to their own rows, a batch at a time through a
+    server-side cursor: memory stays flat.  Returns the rows per file."""
+    user_id = identity.user_id
+    if identity.role != "authenticated" or user_id is None or identity.key is not None:
+        raise Forbidden("an account export is the user's own: their token, not a key or a role")
+    counts: dict[str, int] = {}
+    archive = await asyncio.to_thread(zipfile.ZipFile, path, "w", zipfile.ZIP_DEFLATED)
+    try:
+        async with db.acting_as(identity) as conn:
+            queries = [(name, f"select to_jsonb(t)::text from {table} t where t.{owner} = %s")
+                       for name, table, owner in ACCOUNT_TABLES] + list(EXTRA_QUERIES)
+            for name, query in queries:
+                member = await asyncio.to_thread(archive.open, f"{name}.jsonl", "w", force_zip64=True)
+                counts[name] = 0
+                async with conn.cursor(name=f"ohm_export_{name}") as cursor:
+                    await cursor.execute(query, (user_id,))
+                    while rows := await cursor.fetchmany(BATCH):
+                        text = "".join(f"{row[next(iter(row))]}\n" for row in rows)
+                        await asyncio.to_thread(member.write, text.encode())
+                        counts[name] += len(rows)
+                await asyncio.to_thread(member.close)
+            stored = await (await conn.execute(
+                "select distinct sha256, storage_path from public.attachments where user_id = %s", (user_id,)
+            )).fetchall()
+        counts["files"] = 0
+        for row in stored:
+            member = await asyncio.to_thread(archive.open, f"files/{row['sha256']}", "w", force_zip64=True)
+            try:
+                async for chunk in await blobs.open(row["storage_path"]):
+                    await asyncio.to_thread(member.write, chunk)
+                counts["files"] += 1
+            except FileNotFoundError:
+                counts["files_missing"] = counts.get("files_missing", 0) + 1
+            finally:
+                await asyncio.to_thread(member.close)
+        manifest = {"format": "ohm.export/1", "user_id": str(user_id), "created_at": datetime.now(UTC).isoformat(),
+                    "rows": counts, "files": "files/<sha256>: the bytes of each upload (attachments.jsonl names "
+                                              "them by sha256)",
+                    "tables": {name: table for name, table, _ in ACCOUNT_TABLES}}
+        await asyncio.to_thread(archive.writestr, "manifest.json", json.dumps(manifest, indent=1))
+    finally:
+        await asyncio.to_thread(archive.close)
+    return counts

@@ -37,6 +37,34 @@ async def update_me(request: Request, body: MeUpdate, db: Db, identity: SignedIn
                                                quota_bytes=request.app.state.settings.storage_quota_bytes))
 
 
+@router.get("/me/export", response_class=Response, responses={
+    **USER_ONLY, 200: {"content": {"application/zip": {}},
+                       "description": "manifest.json, a JSON Lines file per table, files/<sha256> per upload."}})
+async def export_me(request: Request, db: Db, identity: SignedIn) -> Response:
+    """Everything you own as a zip: your profile and totals, chats with every branch, artifacts with every
+    version, projects, parts, wiring, code, checks, uploads (with their bytes), verifications, analyses,
+    shares, forks, keys (never their secrets), imports and your activity. Written to a temporary file as it
+    is read (memory stays flat) and sent from there."""
+    import tempfile
+    from pathlib import Path
+
+    from starlette.background import BackgroundTask
+    from starlette.responses import FileResponse
+
+    from ohm.store.exports import export_account
+
+    handle = tempfile.NamedTemporaryFile(prefix="ohm-export-", suffix=".zip", delete=False)
+    handle.close()
+    path = Path(handle.name)
+    try:
+        await export_account(db, request.app.state.blobs, identity, path)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FileResponse(path, media_type="application/zip", filename=f"ohm-export-{identity.user_id}.zip",
+                        headers={"Cache-Control": "no-store"}, background=BackgroundTask(path.unlink, True))
+
+
 @router.delete("/me", response_model=AccountDeleted, responses={**USER_ONLY, 422: {}})
 async def delete_me(request: Request, body: AccountDelete, db: Db, identity: SignedIn) -> Response:
     """Delete your account: every chat, message, artifact, project, file, share, key and import of yours, and

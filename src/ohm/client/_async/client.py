@@ -459,6 +459,11 @@ class AsyncOhmClient:
         """Change ``display_name``, ``avatar_url`` or ``preferences`` (None clears a name or avatar)."""
         return await self._send(_Call("PATCH", "/v1/me", Me, json=_json_body(changes, keep_none=tuple(changes))))
 
+    @route("GET", "/v1/me/export")
+    async def export_me(self) -> bytes:
+        """Everything you own as a zip (manifest.json, JSON Lines per table, files/<sha256>)."""
+        return await self._send(_Call("GET", "/v1/me/export", raw=True))
+
     @route("DELETE", "/v1/me")
     async def delete_me(self, confirm: str) -> AccountDeleted:
         """Delete your account and everything in it; ``confirm`` is your email address."""

@@ -460,6 +460,11 @@ class OhmClient:
         """Change ``display_name``, ``avatar_url`` or ``preferences`` (None clears a name or avatar)."""
         return self._send(_Call("PATCH", "/v1/me", Me, json=_json_body(changes, keep_none=tuple(changes))))
 
+    @route("GET", "/v1/me/export")
+    def export_me(self) -> bytes:
+        """Everything you own as a zip (manifest.json, JSON Lines per table, files/<sha256>)."""
+        return self._send(_Call("GET", "/v1/me/export", raw=True))
+
     @route("DELETE", "/v1/me")
     def delete_me(self, confirm: str) -> AccountDeleted:
         """Delete your account and everything in it; ``confirm`` is your email address."""
