@@ -225,3 +225,104 @@ def test_export_me_holds_everything_of_mine_and_nothing_else(http, make_user, ap
                                      "OHM_DATA_DIR": str(tmp_path)})
     assert result.exit_code == 0, result.output
     assert json.loads(zipfile.ZipFile(out).read("manifest.json"))["rows"]["messages"] == 3
+
+
+def test_an_archive_imported_elsewhere_recreates_the_same_data(http, make_user, database_url, tmp_path, app_url):
+    """Alice's archive imported for carol: everything but ids and times is the same (derived rows too)."""
+    import io
+    import json
+    import re
+    import zipfile
+
+    from typer.testing import CliRunner
+
+    from ohm.auth import Identity
+    from ohm.cli import app as cli
+
+    from .conftest import JWT_SECRET, acting
+    from .helpers import ANALYSIS, VERIFICATION
+
+    alice, carol = make_user("alice"), make_user("carol")
+    a = {"Authorization": f"Bearer {alice.token()}"}
+    http.patch("/v1/me", headers=a, json={"display_name": "Ada", "preferences": {"units": "mm"}})
+    project = http.post("/v1/projects", headers=a, json={"name": "Weather", "goal": "rain", "budget_amount": "40",
+                                                         "workflow_steps": [{"name": "BOM"}]}).json()["id"]
+    chat = http.post("/v1/chats", headers=a, json={"title": "Sensors", "project_id": project}).json()["id"]
+    q = http.post(f"/v1/chats/{chat}/messages", headers=a, json={"role": "user", "content": "Which? Ü 🔌"}).json()
+    http.post(f"/v1/chats/{chat}/messages", headers=a, json={
+        "role": "assistant", "content": "BME280", "agent": {"name": "bomGenerator", "model": "openai/o1"},
+        "intent": "BOM", "usage": {"input_tokens": 900, "output_tokens": 40}, "metadata": {"trace": "t1"}})
+    http.post(f"/v1/chats/{chat}/messages", headers=a, json={"role": "assistant", "content": "SHT45",
+                                                              "parent_id": q["id"], "content_json": {"k": [1]}})
+    bom = http.post(f"/v1/chats/{chat}/artifacts", headers=a, json={"type": "bom", "title": "BOM", "content_json": {
+        "parts": [{"name": "ESP32 DevKitC", "mpn": "ESP32-DevKitC", "designators": ["U1"]},
+                  {"name": "BME280", "mpn": "BME280", "designators": ["U2"], "quantity": 1}]}}).json()["id"]
+    http.post(f"/v1/artifacts/{bom}/versions", headers=a, json={"base_version": 1, "change_summary": "two",
+                                                                 "content_json": {
+        "parts": [{"name": "ESP32 DevKitC", "mpn": "ESP32-DevKitC", "designators": ["U1"]},
+                  {"name": "SHT45", "mpn": "SHT45", "designators": ["U2"], "quantity": 2}]}})
+    http.post(f"/v1/chats/{chat}/artifacts", headers=a, json={"type": "wiring", "title": "W", "content_json": {
+        "connections": [{"from": {"part": "U1", "pin": "GPIO21"}, "to": {"part": "U2", "pin": "SDA"},
+                         "wire_color": "blue"}]}})
+    http.post(f"/v1/chats/{chat}/artifacts", headers=a, json={"type": "code", "title": "C", "content_json": {
+        "files": [{"filename": "main.cpp", "platform": "espressif32", "content": "void setup() {}"}]}})
+    photo = png(seed=31337)
+    att = http.post("/v1/attachments", headers=a, files={"file": ("board.png", photo)},
+                    data={"category": "photo", "chat_id": chat}).json()["id"]
+    http.post(f"/v1/projects/{project}/verifications", headers=a, json={**VERIFICATION, "attachment_id": att})
+    http.post("/v1/datasheet-analyses", headers=a, json={**ANALYSIS, "project_id": project})
+    http.post(f"/v1/chats/{chat}/shares", headers=a, json={})
+
+    first = http.get("/v1/me/export", headers=a).content
+    path = tmp_path / "alice.zip"
+    path.write_bytes(first)
+    env = {"OHM_DATABASE_URL": database_url, "OHM_JWT_SECRET": JWT_SECRET, "OHM_DATA_DIR": str(tmp_path / "data")}
+    result = CliRunner().invoke(cli, ["import", "ohm", str(path), "--user", carol.email], env=env)
+    assert result.exit_code == 0, result.output
+    printed = " ".join(result.stdout.split())
+    assert "3 messages" in printed and "1 attachments" in printed and "4 artifact_versions" in printed
+    second = http.get("/v1/me/export", headers={"Authorization": f"Bearer {carol.token()}"}).content
+
+    uuid_ = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+    # Not data: where this OHM keeps the bytes, capabilities and counters of the old one, the address.
+    volatile = {"share_token", "last_event_seq", "email", "content_search", "view_count", "fork_count", "bucket"}
+
+    def same_shape(value):
+        if isinstance(value, dict) and value and all(uuid_.match(k) for k in value):  # keyed by ids: the values
+            return sorted(same_shape(v) for v in value.values())
+        if isinstance(value, dict):
+            return {k: same_shape(v) for k, v in value.items()
+                    if not (k in volatile or k.endswith("_at") or (isinstance(v, str) and uuid_.match(v)))}
+        if isinstance(value, list):
+            return [same_shape(v) for v in value]
+        return value
+
+    def tables(blob: bytes) -> dict[str, list[str]]:
+        archive = zipfile.ZipFile(io.BytesIO(blob))
+        out = {}
+        for name in ("profile", "projects", "chats", "messages", "artifacts", "artifact_versions", "parts",
+                     "connections", "code_files", "attachments", "circuit_verifications", "datasheet_analyses",
+                     "shared_chats", "totals"):
+            rows = [json.loads(line) for line in archive.read(f"{name}.jsonl").decode().splitlines()]
+            out[name] = sorted(json.dumps(same_shape(r), sort_keys=True) for r in rows)
+        out["files"] = sorted(n for n in archive.namelist() if n.startswith("files/"))
+        return out
+
+    before, after = tables(first), tables(second)
+    for name in before:
+        assert before[name] == after[name], name
+    assert len(before["parts"]) == 4 and len(before["connections"]) == 1 and before["files"]
+    # The tree: the same parents, and the same active leaf.
+    with acting(app_url, Identity.service()) as conn:
+        shapes = [conn.execute(
+            "select array_agg(m.sequence_number::text || '<' || coalesce(p.sequence_number::text, '-') "
+            "order by m.sequence_number) as tree, (select l.sequence_number from messages l "
+            "where l.id = c.current_leaf_id) as leaf from chats c join messages m on m.chat_id = c.id "
+            "left join messages p on p.id = m.parent_id where c.user_id = %s group by c.id", (who,)).fetchone()
+            for who in (alice.id, carol.id)]
+    assert shapes[0] == shapes[1] == {"tree": ["1<-", "2<1", "3<1"], "leaf": 3}
+    bad = tmp_path / "bad.zip"
+    with zipfile.ZipFile(bad, "w") as archive:
+        archive.writestr("manifest.json", '{"format": "something/9"}')
+    refused = CliRunner().invoke(cli, ["import", "ohm", str(bad), "--user", carol.email], env=env)
+    assert refused.exit_code == 2 and "not an OHM archive" in refused.stderr

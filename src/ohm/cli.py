@@ -710,6 +710,28 @@ def import_claude(file: ExportFile, user: ImportUser, database_url: DatabaseUrlO
     _import(file, "claude", user, False, database_url)
 
 
+@import_app.command("ohm")
+@friendly_errors
+def import_ohm(file: ExportFile, user: ImportUser, database_url: DatabaseUrlOption = None) -> None:
+    """Import an OHM account archive (ohm export, GET /v1/me/export) for USER: chats with every branch,
+    artifacts with every version, projects, uploads, analyses and shares, all with new ids."""
+    from ohm.blobs import open_blob_store
+    from ohm.store.archive_import import import_archive
+
+    settings = settings_for(database_url)
+    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                            region=settings.s3_region)
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        identity = await _as_user(db, user)
+        assert identity.user_id is not None
+        return await import_archive(db, blobs, identity.user_id, file, max_bytes=settings.max_upload_bytes,
+                                    quota_bytes=settings.storage_quota_bytes)
+
+    counts = with_database(settings, work)
+    out.print("[green]imported[/green] " + ", ".join(f"{n} {name}" for name, n in counts.items()), highlight=False)
+
+
 def _import(file: Path, source: str, user: str, keep_tool_output: bool, database_url: str | None) -> None:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 

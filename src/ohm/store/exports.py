@@ -117,25 +117,25 @@ def _fence(text: str) -> str:
 # --- the whole account --------------------------------------------------------------------------------------
 
 # (file in the archive, table, the column that says whose a row is): everything a user owns.
-ACCOUNT_TABLES: tuple[tuple[str, str, str], ...] = (
-    ("profile", "public.profiles", "id"),
-    ("projects", "public.projects", "user_id"),
-    ("chats", "public.chats", "user_id"),
-    ("messages", "public.messages", "user_id"),
-    ("artifacts", "public.artifacts", "user_id"),
-    ("artifact_versions", "public.artifact_versions", "user_id"),
-    ("parts", "public.parts", "user_id"),
-    ("connections", "public.connections", "user_id"),
-    ("code_files", "public.code_files", "user_id"),
-    ("check_runs", "public.check_runs", "user_id"),
-    ("attachments", "public.attachments", "user_id"),
-    ("circuit_verifications", "public.circuit_verifications", "user_id"),
-    ("datasheet_analyses", "public.datasheet_analyses", "user_id"),
-    ("shared_chats", "public.shared_chats", "user_id"),
-    ("chat_forks", "public.chat_forks", "forked_by"),
-    ("activity_log", "public.activity_log", "user_id"),
-    ("imports", "public.imports", "user_id"),
-    ("imported_chats", "public.imported_chats", "user_id"),
+ACCOUNT_TABLES: tuple[tuple[str, str, str, str], ...] = (
+    ("profile", "public.profiles", "id", "id"),
+    ("projects", "public.projects", "user_id", "created_at, id"),
+    ("chats", "public.chats", "user_id", "created_at, id"),
+    ("messages", "public.messages", "user_id", "chat_id, sequence_number"),
+    ("artifacts", "public.artifacts", "user_id", "created_at, id"),
+    ("artifact_versions", "public.artifact_versions", "user_id", "created_at, artifact_id, version_number"),
+    ("parts", "public.parts", "user_id", "id"),
+    ("connections", "public.connections", "user_id", "id"),
+    ("code_files", "public.code_files", "user_id", "id"),
+    ("check_runs", "public.check_runs", "user_id", "id"),
+    ("attachments", "public.attachments", "user_id", "created_at, id"),
+    ("circuit_verifications", "public.circuit_verifications", "user_id", "created_at, id"),
+    ("datasheet_analyses", "public.datasheet_analyses", "user_id", "created_at, id"),
+    ("shared_chats", "public.shared_chats", "user_id", "created_at, id"),
+    ("chat_forks", "public.chat_forks", "forked_by", "id"),
+    ("activity_log", "public.activity_log", "user_id", "id"),
+    ("imports", "public.imports", "user_id", "created_at, id"),
+    ("imported_chats", "public.imported_chats", "user_id", "id"),
 )
 # Keys without their hashes (which the user cannot read anyway); the totals as the view sums them.
 EXTRA_QUERIES: tuple[tuple[str, str], ...] = (
@@ -158,8 +158,8 @@ async def export_account(db: Database, blobs: BlobStore, identity: Identity, pat
     archive = await asyncio.to_thread(zipfile.ZipFile, path, "w", zipfile.ZIP_DEFLATED)
     try:
         async with db.acting_as(identity) as conn:
-            queries = [(name, f"select to_jsonb(t)::text from {table} t where t.{owner} = %s")
-                       for name, table, owner in ACCOUNT_TABLES] + list(EXTRA_QUERIES)
+            queries = [(name, f"select to_jsonb(t)::text from {table} t where t.{owner} = %s order by {order}")
+                       for name, table, owner, order in ACCOUNT_TABLES] + list(EXTRA_QUERIES)
             for name, query in queries:
                 member = await asyncio.to_thread(archive.open, f"{name}.jsonl", "w", force_zip64=True)
                 counts[name] = 0
@@ -187,7 +187,7 @@ async def export_account(db: Database, blobs: BlobStore, identity: Identity, pat
         manifest = {"format": "ohm.export/1", "user_id": str(user_id), "created_at": datetime.now(UTC).isoformat(),
                     "rows": counts, "files": "files/<sha256>: the bytes of each upload (attachments.jsonl names "
                                               "them by sha256)",
-                    "tables": {name: table for name, table, _ in ACCOUNT_TABLES}}
+                    "tables": {name: table for name, table, _, _ in ACCOUNT_TABLES}}
         await asyncio.to_thread(archive.writestr, "manifest.json", json.dumps(manifest, indent=1))
     finally:
         await asyncio.to_thread(archive.close)
