@@ -66,9 +66,10 @@ async def get_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity,
 
 
 @router.get("/chats/{chat_id}/export", response_class=Response, responses={
-    **NOT_FOUND, 200: {"content": {"text/markdown": {}, "text/html": {}},
-                       "description": "The chat as a file (Content-Disposition: attachment): Markdown, HTML, or "
-                                      "with format=json a JSON document (application/json)."}})
+    **NOT_FOUND, 200: {"content": {"text/markdown": {}, "text/html": {},
+                                   "application/json": {"schema": {"type": "object", "description": (
+                                       "format=json: {format, chat, active_branch, messages}")}}},
+                       "description": "The chat as a file (Content-Disposition: attachment)."}})
 async def export_chat(chat_id: uuid.UUID, db: Db, identity: AnyIdentity,
                       format: Annotated[Literal["md", "json", "html"], Query(
                           description="md: the active branch and the artifacts, readable; html: the same as a "
