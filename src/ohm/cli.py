@@ -273,11 +273,10 @@ def user_delete(
 ) -> None:
     """Delete a user with everything they own (chats, messages, artifacts, projects, files, keys, imports), and
     the stored files no one else refers to."""
-    from ohm.blobs import open_blob_store
+    from ohm.blobs import blob_store_for
 
     settings = settings_for(database_url)
-    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
-                            region=settings.s3_region)
+    blobs = blob_store_for(settings)
 
     async def find(target: DatabaseTarget, db: Database) -> Any:
         return await users_store.find_user(db, user)
@@ -342,10 +341,7 @@ def login_link(
     base = (base_url or f"http://{settings.host}:{settings.port}").rstrip("/")
 
     async def work(target: DatabaseTarget, db: Database) -> Any:
-        profile = await users_store.find_user(db, user)
-        if profile is None:
-            raise ConfigError(f"no user {user!r}")
-        return await console_store.create_login_code(db, profile.id)
+        return await console_store.create_login_code(db, (await _profile(db, user)).id)
 
     typer.echo(f"{base}/sign-in?code={with_database(settings, work)}")
 
@@ -376,13 +372,12 @@ def gc(
     """Remove stored files no upload refers to (left by a crash between storing and registering)."""
     from datetime import timedelta
 
-    from ohm.blobs import open_blob_store
+    from ohm.blobs import blob_store_for
     from ohm.store.attachments import gc as collect
 
     settings = settings_for(database_url)
     grace_seconds = parse_ttl(grace) if grace.strip() not in ("0", "0s") else 0
-    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
-                            region=settings.s3_region)
+    blobs = blob_store_for(settings)
 
     async def work(target: DatabaseTarget, db: Database) -> Any:
         return await collect(db, blobs, grace=timedelta(seconds=grace_seconds), dry_run=dry_run)
@@ -523,10 +518,7 @@ def usage(
     async def work(target: DatabaseTarget, db: Database) -> Any:
         user_id = None
         if user is not None:
-            profile = await users_store.find_user(db, user)
-            if profile is None:
-                raise ConfigError(f"no user {user!r}")
-            user_id = profile.id
+            user_id = (await _profile(db, user)).id
         return await analytics.usage(db, Identity.service(), group_by, start=start, user_id=user_id)
 
     report = with_database(settings_for(database_url), work)
@@ -541,11 +533,16 @@ def usage(
     out.print(table)
 
 
-async def _as_user(db: Database, user: str) -> Identity:
+async def _profile(db: Database, user: str) -> users_store.Profile:
+    """A user named by id or email, or a clear error."""
     profile = await users_store.find_user(db, user)
     if profile is None:
         raise ConfigError(f"no user {user!r}")
-    return Identity.user(profile.id)
+    return profile
+
+
+async def _as_user(db: Database, user: str) -> Identity:
+    return Identity.user((await _profile(db, user)).id)
 
 
 UserArgument = Annotated[str, typer.Argument(help="The user (id or email).")]
@@ -671,12 +668,11 @@ def export_command(
     database_url: DatabaseUrlOption = None,
 ) -> None:
     """Everything a user owns as a zip (GET /v1/me/export): a JSON Lines file per table and the uploads' bytes."""
-    from ohm.blobs import open_blob_store
+    from ohm.blobs import blob_store_for
     from ohm.store.exports import export_account
 
     settings = settings_for(database_url)
-    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
-                            region=settings.s3_region)
+    blobs = blob_store_for(settings)
 
     async def work(target: DatabaseTarget, db: Database) -> Any:
         return await export_account(db, blobs, await _as_user(db, user), output)
@@ -715,12 +711,11 @@ def import_claude(file: ExportFile, user: ImportUser, database_url: DatabaseUrlO
 def import_ohm(file: ExportFile, user: ImportUser, database_url: DatabaseUrlOption = None) -> None:
     """Import an OHM account archive (ohm export, GET /v1/me/export) for USER: chats with every branch,
     artifacts with every version, projects, uploads, analyses and shares, all with new ids."""
-    from ohm.blobs import open_blob_store
+    from ohm.blobs import blob_store_for
     from ohm.store.archive_import import import_archive
 
     settings = settings_for(database_url)
-    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
-                            region=settings.s3_region)
+    blobs = blob_store_for(settings)
 
     async def work(target: DatabaseTarget, db: Database) -> Any:
         identity = await _as_user(db, user)
@@ -735,12 +730,11 @@ def import_ohm(file: ExportFile, user: ImportUser, database_url: DatabaseUrlOpti
 def _import(file: Path, source: str, user: str, keep_tool_output: bool, database_url: str | None) -> None:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from ohm.blobs import open_blob_store
+    from ohm.blobs import blob_store_for
     from ohm.store import imports as imports_store
 
     settings = settings_for(database_url)
-    blobs = open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
-                            region=settings.s3_region)
+    blobs = blob_store_for(settings)
     size = file.stat().st_size
     # A zip is read through its conversations.json: progress counts that file's bytes.
     import zipfile
@@ -753,9 +747,7 @@ def _import(file: Path, source: str, user: str, keep_tool_output: bool, database
                         console=Console(stderr=True))
 
     async def work(target: DatabaseTarget, db: Database) -> Any:
-        profile = await users_store.find_user(db, user)
-        if profile is None:
-            raise ConfigError(f"no user {user!r}")
+        profile = await _profile(db, user)
         job = await imports_store.create_job(db, profile.id, source, file.name, file.stat().st_size)
         with progress:
             bar = progress.add_task("import", total=size)

@@ -27,7 +27,7 @@ from ohm.api.limits import BodyLimit, PublicReadLimit, WriteRateLimit
 from ohm.api.realtime import Hub
 from ohm.api.signing_keys import SigningKeys
 from ohm.auth import TokenCache
-from ohm.blobs import open_blob_store
+from ohm.blobs import blob_store_for
 from ohm.config import Settings, parse_rate
 from ohm.db.session import Database
 from ohm.db.target import open_database
@@ -105,8 +105,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             app.state.db = db
             app.state.target = db.target
             app.state.settings = settings
-            app.state.blobs = open_blob_store(settings.storage_url, settings.data_dir,
-                                              endpoint_url=settings.s3_endpoint_url, region=settings.s3_region)
+            app.state.blobs = blob_store_for(settings)
             app.state.hub = Hub(db, db.target.app_url, app.state.tokens)
             await app.state.hub.start()
             # On SIGTERM the server waits for open requests; event streams never end by themselves.

@@ -113,10 +113,8 @@ class Subscriber:
     replay_pending: set[uuid.UUID] = field(default_factory=set)  # chats whose replay waits for room
 
     @property
-    def key(self) -> tuple[str, uuid.UUID | None, uuid.UUID | None]:
-        """Who reads rows for this subscriber: subscribers with the same key see the same rows.  An API
-        key is its own reader (its limits, and its liveness checked as each new event is read)."""
-        return (self.identity.role, self.identity.user_id, self.identity.key.id if self.identity.key else None)
+    def key(self) -> Reader:
+        return reader(self.identity)
 
     @property
     def expires_at(self) -> float | None:
@@ -160,6 +158,15 @@ def frame(message: dict[str, Any]) -> Frame:
     out = Frame({k: v for k, v in message.items() if k != "data"})
     out.text = json.dumps(message, default=str)
     return out
+
+
+Reader = tuple[str, uuid.UUID | None, uuid.UUID | None]
+
+
+def reader(identity: Identity) -> Reader:
+    """Who reads rows for a subscriber: subscribers with the same reader see the same rows.  An API key is its
+    own reader (its limits, and its liveness checked as each new event is read)."""
+    return (identity.role, identity.user_id, identity.key.id if identity.key else None)
 
 
 REVOKED = frame({"type": "revoked"})  # never sent: a loaded frame's place when the reader's API key was refused
@@ -373,7 +380,7 @@ class Hub:
         event = {**event, "chat_id": chat_id, "id": uuid.UUID(event["id"])}
         # The row once per identity among the watchers (as that identity: RLS decides), read
         # before the fan-out so that handing the frame to each subscriber never waits.
-        loaded: dict[tuple[str, uuid.UUID | None, uuid.UUID | None], Frame | None] = {}
+        loaded: dict[Reader, Frame | None] = {}
         for sub in watchers:
             if sub.key not in loaded and self._due(sub, chat_id, event["seq"]):
                 cached = self.frames.get((chat_id, event["seq"], sub.key))

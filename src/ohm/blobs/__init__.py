@@ -11,8 +11,11 @@ import re
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol
 from urllib.parse import urlparse
+
+if TYPE_CHECKING:
+    from ohm.config import Settings
 
 CHUNK = 1024 * 1024
 
@@ -49,6 +52,12 @@ class BlobStore(Protocol):
 
     async def listing(self) -> list[tuple[str, datetime]]:
         """Every stored key with its last-modified time (for garbage collection)."""
+
+
+def blob_store_for(settings: Settings) -> BlobStore:
+    """The store a server or command with these settings uses (OHM_STORAGE_URL, else the data directory)."""
+    return open_blob_store(settings.storage_url, settings.data_dir, endpoint_url=settings.s3_endpoint_url,
+                           region=settings.s3_region)
 
 
 def open_blob_store(storage_url: str | None, data_dir: Path, *, endpoint_url: str | None = None,

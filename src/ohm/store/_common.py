@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.store import constraints
-from ohm.store.errors import Conflict, Invalid, NotFound, StoreError, TooLarge, TooMany, Unauthenticated
+from ohm.store.errors import Conflict, Forbidden, Invalid, NotFound, StoreError, TooLarge, TooMany, Unauthenticated
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -38,6 +38,16 @@ RAISED: dict[str, type[StoreError]] = {"PT404": NotFound, "PT409": Conflict, "PT
 def _primary(exc: psycopg.Error) -> str:
     """PostgreSQL's one-line message, without its DETAIL, HINT or CONTEXT (those may quote statements)."""
     return " ".join((exc.diag.message_primary or type(exc).__name__).split())[:300]
+
+
+def own_user(identity: Identity, doing: str) -> uuid.UUID:
+    """The id of a user acting with their own token; Forbidden for an API key (``doing`` is what a key may not
+    do: manage keys, change or export the account), the service role and anon."""
+    if identity.key is not None:
+        raise Forbidden(f"an API key cannot {doing}: use the user's own token")
+    if identity.role != "authenticated" or identity.user_id is None:
+        raise Forbidden(f"only a signed-in user can {doing}")
+    return identity.user_id
 
 
 @contextlib.contextmanager

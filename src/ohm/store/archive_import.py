@@ -25,11 +25,18 @@ from psycopg.types.json import Jsonb
 
 from ohm.auth import Identity
 from ohm.blobs import BlobStore
-from ohm.db.session import Conn, Database
+from ohm.db.session import Database
 from ohm.store import attachments, hardware
 from ohm.store.errors import Invalid, StoreError
 
 FORMAT = "ohm.export/1"
+INSERT_MESSAGE = """
+insert into public.messages (id, chat_id, user_id, parent_id, role, content, content_json, agent_name, agent_model,
+                             agent_icon, intent, input_tokens, output_tokens, cost_usd, latency_ms, metadata,
+                             created_at, is_copy)
+values (%s, %s, %s, %s, %s::public.message_role, %s, %s, %s, %s, %s, %s::public.agent_intent, %s, %s, %s, %s, %s,
+        %s, %s)
+"""
 
 
 class Archive:
@@ -220,22 +227,14 @@ async def _messages(db: Database, user_id: uuid.UUID, rows: list[dict[str, Any]]
         ids[row["id"]] = uuid.uuid4()
     async with db.acting_as(Identity.service()) as conn:
         await conn.execute("select set_config('ohm.activity_quiet', 'on', true)")
-        await _insert_messages(conn, chat, user_id, rows, ids)
+        async with conn.cursor() as cur:
+            await cur.executemany(
+                INSERT_MESSAGE,
+                [(ids[r["id"]], chat, user_id, ids.get(str(r["parent_id"])) if r.get("parent_id") else None, r["role"],
+                  r.get("content") or "", _json(r.get("content_json")), r.get("agent_name"), r.get("agent_model"),
+                  r.get("agent_icon"), r.get("intent"), r.get("input_tokens") or 0, r.get("output_tokens") or 0,
+                  r.get("cost_usd"), r.get("latency_ms"), Jsonb(r.get("metadata") or {}), r.get("created_at"),
+                  bool(r.get("is_copy"))) for r in rows])
         leaf = leaves.get(str(rows[0]["chat_id"]))
         if leaf is not None and str(leaf) in ids:
             await conn.execute("update public.chats set current_leaf_id = %s where id = %s", (ids[str(leaf)], chat))
-
-
-async def _insert_messages(conn: Conn, chat: uuid.UUID, user_id: uuid.UUID, rows: list[dict[str, Any]],
-                           ids: dict[str, uuid.UUID]) -> None:
-    async with conn.cursor() as cur:
-        await cur.executemany(
-            "insert into public.messages (id, chat_id, user_id, parent_id, role, content, content_json, agent_name, "
-            "agent_model, agent_icon, intent, input_tokens, output_tokens, cost_usd, latency_ms, metadata, created_at, "
-            "is_copy) values (%s, %s, %s, %s, %s::public.message_role, %s, %s, %s, %s, %s, %s::public.agent_intent, "
-            "%s, %s, %s, %s, %s, %s, %s)",
-            [(ids[r["id"]], chat, user_id, ids.get(str(r["parent_id"])) if r.get("parent_id") else None, r["role"],
-              r.get("content") or "", _json(r.get("content_json")), r.get("agent_name"), r.get("agent_model"),
-              r.get("agent_icon"), r.get("intent"), r.get("input_tokens") or 0, r.get("output_tokens") or 0,
-              r.get("cost_usd"), r.get("latency_ms"), Jsonb(r.get("metadata") or {}), r.get("created_at"),
-              bool(r.get("is_copy"))) for r in rows])

@@ -175,14 +175,20 @@ async def upload(db: Database, blobs: BlobStore, identity: Identity, source: Bin
     return attachment_from_row(row)
 
 
+async def storage_used(conn: Conn, owner: uuid.UUID) -> int:
+    """The bytes of a user's uploads, all of them (read as the service role: the account's figure)."""
+    cur = await conn.execute("select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments "
+                             "where user_id = %s", (owner,))
+    return int((await first(cur))["used"])
+
+
 async def _check_quota(db: Database, owner: uuid.UUID, size: int, quota_bytes: int,
                        conn: Any = None) -> None:
-    query = "select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments where user_id = %s"
     if conn is None:
         async with db.acting_as(Identity.service()) as own:
-            used = (await first(await own.execute(query, (owner,))))["used"]
+            used = await storage_used(own, owner)
     else:
-        used = (await first(await conn.execute(query, (owner,))))["used"]
+        used = await storage_used(conn, owner)
     if used + size > quota_bytes:
         raise TooLarge(f"storage quota exceeded: {used} of {quota_bytes} bytes used, this file needs {size}",
                        quota=quota_bytes, used=used)

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Literal
 
 from markdown_it import MarkdownIt
+from psycopg.rows import tuple_row
 
 from ohm.auth import Identity
 from ohm.blobs import BlobStore
 from ohm.db.session import Database
 from ohm.models import ChatDetail, Message
 from ohm.store import chats, messages
-from ohm.store.errors import Forbidden
+from ohm.store._common import own_user
 
 Format = Literal["md", "json", "html"]
 MEDIA = {"md": "text/markdown; charset=utf-8", "json": "application/json",
@@ -151,9 +152,7 @@ async def export_account(db: Database, blobs: BlobStore, identity: Identity, pat
     per line, as PostgreSQL's ``to_jsonb`` writes it: every column by name) and ``files/<sha256>`` for each
     uploaded file.  Read as the user (RLS on) and filtered to their own rows, a batch at a time through a
     server-side cursor: memory stays flat.  Returns the rows per file."""
-    user_id = identity.user_id
-    if identity.role != "authenticated" or user_id is None or identity.key is not None:
-        raise Forbidden("an account export is the user's own: their token, not a key or a role")
+    user_id = own_user(identity, "export the account")
     counts: dict[str, int] = {}
     archive = await asyncio.to_thread(zipfile.ZipFile, path, "w", zipfile.ZIP_DEFLATED)
     try:
@@ -163,10 +162,10 @@ async def export_account(db: Database, blobs: BlobStore, identity: Identity, pat
             for name, query in queries:
                 member = await asyncio.to_thread(archive.open, f"{name}.jsonl", "w", force_zip64=True)
                 counts[name] = 0
-                async with conn.cursor(name=f"ohm_export_{name}") as cursor:
+                async with conn.cursor(name=f"ohm_export_{name}", row_factory=tuple_row) as cursor:
                     await cursor.execute(query, (user_id,))
                     while rows := await cursor.fetchmany(BATCH):
-                        text = "".join(f"{row[next(iter(row))]}\n" for row in rows)
+                        text = "".join(f"{line}\n" for (line,) in rows)
                         await asyncio.to_thread(member.write, text.encode())
                         counts[name] += len(rows)
                 await asyncio.to_thread(member.close)

@@ -14,8 +14,8 @@ from ohm import keys
 from ohm.auth import Identity
 from ohm.db.session import Database
 from ohm.models import ApiKey, ApiKeyCreate, ApiKeyCreated
-from ohm.store._common import database_errors, first
-from ohm.store.errors import Forbidden, Invalid, NotFound
+from ohm.store._common import database_errors, first, own_user
+from ohm.store.errors import Invalid, NotFound
 
 NOT_FOUND = "API key not found"
 MAX_KEYS = 100  # active keys per user
@@ -29,16 +29,8 @@ KEY_COLUMNS = """
 """
 
 
-def _owner(identity: Identity) -> uuid.UUID:
-    if identity.key is not None:
-        raise Forbidden("an API key cannot manage API keys: use the user's own token")
-    if identity.role != "authenticated" or identity.user_id is None:
-        raise Forbidden("API keys belong to a user: sign in as that user")
-    return identity.user_id
-
-
 async def create_key(db: Database, identity: Identity, data: ApiKeyCreate) -> ApiKeyCreated:
-    _owner(identity)
+    own_user(identity, "manage API keys")
     if data.chat_id is not None and data.project_id is not None:
         raise Invalid("limit a key to a chat or to a project, not both")
     if data.expires_at is not None and data.expires_at <= datetime.now(UTC):
@@ -62,7 +54,7 @@ async def create_key(db: Database, identity: Identity, data: ApiKeyCreate) -> Ap
 
 
 async def list_keys(db: Database, identity: Identity) -> list[ApiKey]:
-    _owner(identity)
+    own_user(identity, "manage API keys")
     async with db.acting_as(identity) as conn:
         cur = await conn.execute(f"select {KEY_COLUMNS} from public.api_keys k order by k.created_at desc, k.id")
         return [ApiKey(**row) for row in await cur.fetchall()]
@@ -70,7 +62,7 @@ async def list_keys(db: Database, identity: Identity) -> list[ApiKey]:
 
 async def revoke_key(db: Database, identity: Identity, key_id: uuid.UUID) -> ApiKey:
     """Revoke a key (idempotent: revoking a revoked key changes nothing and says so)."""
-    _owner(identity)
+    own_user(identity, "manage API keys")
     async with db.acting_as(identity) as conn:
         cur = await conn.execute(
             f"update public.api_keys k set revoked_at = coalesce(k.revoked_at, now()) where k.id = %s "

@@ -21,7 +21,8 @@ from ohm.auth import Identity
 from ohm.blobs import BlobStore
 from ohm.db.session import Database
 from ohm.models import AccountDeleted, AccountStorage, AccountTotals, Me, MeUpdate
-from ohm.store._common import check_json_size, database_errors, first
+from ohm.store._common import check_json_size, database_errors, first, own_user
+from ohm.store.attachments import forget_unreferenced, storage_used
 from ohm.store.errors import Conflict, Forbidden, Invalid, NotFound
 
 EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$")
@@ -111,17 +112,13 @@ async def get_me(db: Database, identity: Identity, *, quota_bytes: int) -> Me:
     if row is None:
         raise NotFound("no profile for this user")
     async with db.acting_as(Identity.service()) as conn:
-        used = (await first(await conn.execute(
-            "select coalesce(sum(size_bytes), 0)::bigint as used from public.attachments where user_id = %s",
-            (user_id,))))["used"]
+        used = await storage_used(conn, user_id)
     return _me(row, used, quota_bytes)
 
 
 async def update_me(db: Database, identity: Identity, data: MeUpdate, *, quota_bytes: int) -> Me:
     """Change display name, avatar URL or preferences (only those given; null clears a name or avatar)."""
-    user_id = _me_owner(identity)
-    if identity.key is not None:
-        raise Forbidden("an API key cannot change the account: use the user's own token")
+    user_id = own_user(identity, "change the account")
     changes = {name: getattr(data, name) for name in ("display_name", "avatar_url", "preferences")
                if name in data.model_fields_set}
     if "preferences" in changes:
@@ -157,8 +154,6 @@ async def delete_user(db: Database, blobs: BlobStore, user_id: uuid.UUID) -> Acc
     What stays: rows of other users that name this user's id without their data (an activity row of
     someone else's share saying who forked it, a fork made from this user's public chat, which is the
     forker's copy); no email, name or content of the deleted user is in them."""
-    from ohm.store.attachments import forget_unreferenced
-
     async with db.acting_as(Identity.service()) as conn:
         counts = await first(await conn.execute(
             "select (select count(*) from public.chats where user_id = %(u)s) as chats, "

@@ -13,7 +13,8 @@ from ohm.api.responses import json_response
 from ohm.models import AccountDelete, AccountDeleted, ApiKey, ApiKeyCreate, ApiKeyCreated, Me, MeUpdate
 from ohm.store import keys as key_store
 from ohm.store import users
-from ohm.store.errors import Forbidden, Invalid
+from ohm.store._common import own_user
+from ohm.store.errors import Invalid
 
 router = APIRouter(prefix="/v1", tags=["account"])
 KEY_LIST = TypeAdapter(list[ApiKey])
@@ -70,13 +71,12 @@ async def delete_me(request: Request, body: AccountDelete, db: Db, identity: Sig
     """Delete your account: every chat, message, artifact, project, file, share, key and import of yours, and
     the files no one else uploaded too. `confirm` must be your email address (your user id if you have none).
     Other users' rows that mention you keep only your id (docs/security.md)."""
-    if identity.key is not None or identity.user_id is None or identity.role != "authenticated":
-        raise Forbidden("only the user, with their own token, deletes their account")
+    user_id = own_user(identity, "delete the account")
     me = await users.get_me(db, identity, quota_bytes=0)
     expected = (me.email or str(me.id)).lower()
     if body.confirm.lower() != expected:
         raise Invalid("confirm must be your email address (your user id if you have none): nothing was deleted")
-    deleted = await users.delete_user(db, request.app.state.blobs, identity.user_id)
+    deleted = await users.delete_user(db, request.app.state.blobs, user_id)
     return json_response(deleted)
 
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, WebSocket, WebSocketDisco
 from fastapi.responses import StreamingResponse
 
 from ohm.api.deps import AnyIdentity
-from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text, sse_bytes
+from ohm.api.realtime import CLOSING, Hub, Subscriber, as_text, reader, sse_bytes
 from ohm.auth import Identity, InvalidToken, KeysUnavailable
 from ohm.store.errors import Invalid, NotFound, Unauthenticated
 
@@ -108,8 +108,7 @@ async def _handle(hub: Hub, sub: Subscriber, message: Any) -> None:
         try:
             identity = readable(await hub.tokens.verify(str(message.get("token") or "")))
             # Before subscribing: anyone; after: only the same user again (a fresh token, later expiry).
-            if sub.cursors and (identity.role, identity.user_id,
-                                identity.key.id if identity.key else None) != sub.key:
+            if sub.cursors and reader(identity) != sub.key:
                 sub.put({"type": "error", "code": "bad_request",
                          "detail": "a new token must be the same user's once subscribed"})
                 return
