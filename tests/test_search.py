@@ -186,3 +186,41 @@ def test_bad_parameters_are_422(corpus):
     for params in ({"q": "x", "type": "users"}, {"q": "x", "limit": 0}, {"q": "x", "cursor": "???"},
                    {"q": "x", "intent": "DANCE"}, {"q": "x", "from": "yesterday"}, {"q": "x", "chat_id": "1"}):
         assert search(base, token, **params).status_code == 422, params
+
+
+def test_search_vector_follows_the_content_and_ignores_writers(make_user, live_server, app_url):
+    """The vector is kept by triggers (0018): set on insert, recomputed on an edit, never a writer's value."""
+    maker = make_user("editor")
+    old, new, forged = (f"w{secrets.token_hex(4)}" for _ in range(3))
+    with OhmClient(live_server, token=maker.token()) as ohm:
+        chat = ohm.create_chat(title="Edits")
+        message = ohm.post_message(chat.id, "assistant", f"Use the {old} regulator")
+    token = maker.token()
+    assert [h["id"] for h in hits(live_server, token, q=old)] == [str(message.id)]
+
+    # the owner edits the content: the old word is gone, the new one is found
+    with acting(app_url, maker.identity) as conn:
+        conn.execute("update messages set content = %s where id = %s", (f"Use the {new} regulator", message.id))
+    assert hits(live_server, token, q=old) == []
+    assert [h["id"] for h in hits(live_server, token, q=new)] == [str(message.id)]
+
+    # a metadata-only change keeps the vector
+    with acting(app_url, maker.identity) as conn:
+        conn.execute("update messages set metadata = '{\"k\": 1}' where id = %s", (message.id,))
+    assert [h["id"] for h in hits(live_server, token, q=new)] == [str(message.id)]
+
+    # the service role's own value is replaced, on update and on insert
+    with acting(app_url, Identity.service()) as conn:
+        conn.execute("update messages set content_search = to_tsvector('simple', %s) where id = %s",
+                     (forged, message.id))
+        conn.execute("insert into messages (chat_id, user_id, role, content, content_search) "
+                     "values (%s, %s, 'user', 'plain words', to_tsvector('simple', %s))", (chat.id, maker.id, forged))
+        stored = conn.execute("select content_search::text as v from messages where chat_id = %s order by "
+                              "sequence_number", (chat.id,)).fetchall()
+    assert hits(live_server, token, q=forged) == []
+    assert [h["id"] for h in hits(live_server, token, q=new)] == [str(message.id)]
+    assert all(forged not in row["v"] for row in stored)
+    # and the users themselves cannot name the column at all
+    with pytest.raises(Exception, match="permission denied"):
+        with acting(app_url, maker.identity) as conn:
+            conn.execute("update messages set content_search = null where id = %s", (message.id,))

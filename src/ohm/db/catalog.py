@@ -37,6 +37,10 @@ HEADER = """\
 """
 
 
+# pg_trigger.tgenabled other than the default "O" (fires in origin and local sessions)
+ENABLED = {"A": "enabled always", "R": "enabled on replica only", "D": "disabled"}
+
+
 def _rows(conn: psycopg.Connection[Any], query: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
     return conn.execute(query, tuple(params)).fetchall()
 
@@ -80,11 +84,12 @@ def describe(conn: psycopg.Connection[Any]) -> str:
              where c.relkind in ('v', 'm') and n.nspname = any(%s) order by 1, 2""", (schemas,))))
     out += _functions(conn, schemas)
     out += _section("triggers", (
-        f"{definition};" for (definition,) in _rows(conn, """
-            select pg_get_triggerdef(t.oid) from pg_trigger t join pg_class c on c.oid = t.tgrelid
+        f"{definition};" + (f" -- {ENABLED[enabled]}" if enabled != "O" else "")
+        for definition, enabled in _rows(conn, """
+            select pg_get_triggerdef(t.oid), t.tgenabled::text from pg_trigger t join pg_class c on c.oid = t.tgrelid
               join pg_namespace n on n.oid = c.relnamespace
              where not t.tgisinternal and n.nspname = any(%s) order by n.nspname, c.relname, t.tgname""",
-                                                        (schemas,))))
+                                                           (schemas,))))
     out += _section("policies", (
         f"policy {name} on {schema}.{table} {'permissive' if permissive else 'restrictive'} for {cmd} "
         f"to {roles}" + (f"\n  using ({using})" if using else "") + (f"\n  with check ({check})" if check else "")

@@ -482,7 +482,7 @@ table public.messages (  -- Every message, ordered by sequence_number per chat; 
   metadata jsonb default '{}'::jsonb not null,
   created_at timestamp with time zone default now() not null,
   is_copy boolean default false not null,  -- A fork's copy of another message: its usage is shown, but counted in no chat, profile or usage total.
-  content_search tsvector generated always as (ohm.search_vector(content)) stored,
+  content_search tsvector,
   constraint messages_agent_icon_check CHECK ((char_length(agent_icon) <= 32)),
   constraint messages_agent_model_check CHECK ((char_length(agent_model) <= 200)),
   constraint messages_agent_name_check CHECK ((char_length(agent_name) <= 100)),
@@ -1490,11 +1490,6 @@ declare
   counted_cost numeric;
   owned bigint;
 begin
-  if new.parent_id = '00000000-0000-0000-0000-000000000000' then
-    select c.current_leaf_id into new.parent_id
-      from public.chats c where c.id = new.chat_id and c.user_id = new.user_id
-       for update;
-  end if;
   if new.agent_model is not null and not new.is_copy then
     -- an exact id first, then without the provider, then without a date suffix
     exact := lower(btrim(new.agent_model));
@@ -1521,6 +1516,32 @@ begin
     counted_in := 0; counted_out := 0; counted_cost := 0;
   else
     counted_in := new.input_tokens; counted_out := new.output_tokens; counted_cost := coalesce(new.cost_usd, 0);
+  end if;
+  -- The budget, before the chat's lock: this message counted in (+ 1).
+  owned := coalesce((select sum(u.message_count) from ohm.usage_counters u where u.user_id = new.user_id), 0) + 1;
+  if owned > (select l.value from ohm.limits l where l.name = 'messages_per_user') then
+    raise exception 'message budget reached: % messages per user', owned - 1
+      using errcode = 'PT413', hint = 'delete old chats, or raise ohm.limits.messages_per_user';
+  end if;
+
+  -- the activity row (ohm.activity_trigger; a fork logs itself once)
+  if current_setting('ohm.activity_quiet', true) is distinct from 'on' then
+    claims := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
+    insert into public.activity_log (user_id, action, entity_type, entity_id, chat_id, metadata, actor_id,
+                                     actor_role)
+    values (new.user_id, 'message.created', 'message', new.id, new.chat_id,
+            jsonb_strip_nulls(jsonb_build_object(
+              'role', new.role, 'agent', new.agent_name, 'model', new.agent_model, 'intent', new.intent,
+              'input_tokens', nullif(new.input_tokens, 0), 'output_tokens', nullif(new.output_tokens, 0),
+              'cost_usd', new.cost_usd)),
+            nullif(claims ->> 'sub', '')::uuid, coalesce(claims ->> 'role', current_user::text));
+  end if;
+
+  -- Everything below runs under the chat row's lock, held until commit.
+  if new.parent_id = '00000000-0000-0000-0000-000000000000' then
+    select c.current_leaf_id into new.parent_id
+      from public.chats c where c.id = new.chat_id and c.user_id = new.user_id
+       for update;
   end if;
   update public.chats c
      set last_sequence       = c.last_sequence + 1,
@@ -1554,12 +1575,6 @@ begin
   if not found then
     perform ohm.add_usage(new.user_id, 1, counted_in, counted_out, counted_cost);
   end if;
-  owned := (select sum(u.message_count) from ohm.usage_counters u where u.user_id = new.user_id);
-  if owned > (select l.value from ohm.limits l where l.name = 'messages_per_user') then
-    raise exception 'message budget reached: % messages per user', owned - 1
-      using errcode = 'PT413', hint = 'delete old chats, or raise ohm.limits.messages_per_user';
-  end if;
-
   -- message.created (ohm.emit_event)
   insert into public.realtime_events (chat_id, user_id, event_seq, kind, entity_id, data)
   values (new.chat_id, new.user_id, event, 'message.created', new.id, jsonb_build_object('sequence_number', seq));
@@ -1569,22 +1584,26 @@ begin
       'data', jsonb_build_object('sequence_number', seq))::text);
   end if;
 
-  -- the activity row (ohm.activity_trigger; a fork logs itself once)
-  if current_setting('ohm.activity_quiet', true) is distinct from 'on' then
-    claims := nullif(current_setting('request.jwt.claims', true), '')::jsonb;
-    insert into public.activity_log (user_id, action, entity_type, entity_id, chat_id, metadata, actor_id,
-                                     actor_role)
-    values (new.user_id, 'message.created', 'message', new.id, new.chat_id,
-            jsonb_strip_nulls(jsonb_build_object(
-              'role', new.role, 'agent', new.agent_name, 'model', new.agent_model, 'intent', new.intent,
-              'input_tokens', nullif(new.input_tokens, 0), 'output_tokens', nullif(new.output_tokens, 0),
-              'cost_usd', new.cost_usd)),
-            nullif(claims ->> 'sub', '')::uuid, coalesce(claims ->> 'role', current_user::text));
-  end if;
   return new;
 end
 $function$;
 -- owner: ohm_definer
+CREATE OR REPLACE FUNCTION ohm.messages_search_vector()
+ RETURNS trigger
+ LANGUAGE plpgsql
+ SET search_path TO ''
+AS $function$
+begin
+  if tg_op = 'INSERT' then
+    new.content_search := ohm.search_vector(new.content);
+  elsif new.content is distinct from old.content then
+    new.content_search := ohm.search_vector(new.content);
+  else
+    new.content_search := old.content_search;
+  end if;
+  return new;
+end
+$function$;
 CREATE OR REPLACE FUNCTION ohm.new_share_token()
  RETURNS text
  LANGUAGE sql
@@ -2492,6 +2511,7 @@ CREATE TRIGGER chats_check_current_leaf BEFORE INSERT OR UPDATE OF current_leaf_
 CREATE TRIGGER chats_set_updated_at BEFORE UPDATE ON public.chats FOR EACH ROW EXECUTE FUNCTION ohm.set_updated_at();
 CREATE TRIGGER circuit_verifications_activity AFTER INSERT ON public.circuit_verifications FOR EACH ROW EXECUTE FUNCTION ohm.activity_trigger();
 CREATE TRIGGER datasheet_analyses_activity AFTER INSERT ON public.datasheet_analyses FOR EACH ROW EXECUTE FUNCTION ohm.activity_trigger();
+CREATE TRIGGER messages_0_search_vector BEFORE INSERT OR UPDATE OF content, content_search ON public.messages FOR EACH ROW EXECUTE FUNCTION ohm.messages_search_vector(); -- enabled always
 CREATE TRIGGER messages_after_delete AFTER DELETE ON public.messages REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION ohm.messages_after_delete();
 CREATE TRIGGER messages_after_update_event AFTER UPDATE OF content, content_json, metadata, input_tokens, output_tokens, cost_usd ON public.messages FOR EACH ROW WHEN (((old.content IS DISTINCT FROM new.content) OR (old.content_json IS DISTINCT FROM new.content_json) OR (old.metadata IS DISTINCT FROM new.metadata) OR (old.input_tokens IS DISTINCT FROM new.input_tokens) OR (old.output_tokens IS DISTINCT FROM new.output_tokens) OR (old.cost_usd IS DISTINCT FROM new.cost_usd))) EXECUTE FUNCTION ohm.messages_after_update_event();
 CREATE TRIGGER messages_after_update_usage AFTER UPDATE OF input_tokens, output_tokens, cost_usd ON public.messages FOR EACH ROW WHEN (((old.input_tokens IS DISTINCT FROM new.input_tokens) OR (old.output_tokens IS DISTINCT FROM new.output_tokens) OR (old.cost_usd IS DISTINCT FROM new.cost_usd))) EXECUTE FUNCTION ohm.messages_after_update_usage();
