@@ -74,6 +74,9 @@ def test_access_matrix(http, user, other_user, app_url, live_server):
         elif response.status_code >= 400 and not response.headers.get("content-type", "").startswith(
                 "application/problem+json"):
             failures.append(f"{label}: error is not problem+json")
+        elif response.status_code >= 400 and response.request.method != "HEAD" and not str(
+                response.json().get("type", "")).startswith("urn:ohm:problem:"):
+            failures.append(f"{label}: problem type {response.json().get('type')!r} is not one of OHM's")
         if leak_check and MARK in response.text:
             failures.append(f"{label}: leaked Alice's data")
 

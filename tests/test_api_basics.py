@@ -40,13 +40,16 @@ def test_unknown_routes_are_problem_json(client):
     response = client.get("/no/such/thing")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/problem+json"
-    assert response.json() == {"type": "about:blank", "title": "Not Found", "status": 404, "detail": "Not Found"}
+    assert response.json() == {"type": "urn:ohm:problem:not-found", "title": "Not Found", "status": 404,
+                               "detail": "no route GET /no/such/thing; the API is described at /docs"}
 
 
 def test_wrong_method_is_problem_json(client):
     response = client.post("/healthz")
     assert response.status_code == 405
     assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["type"] == "urn:ohm:problem:method-not-allowed"
+    assert response.json()["detail"] == "POST is not allowed on /healthz; the API is described at /docs"
 
 
 def test_missing_secret_with_external_database_refuses_to_start(database_url):

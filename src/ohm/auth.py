@@ -164,6 +164,11 @@ def verify_token(secret: str | None, token: str, *, key: Any = None, algorithm: 
         )
     except jwt.ExpiredSignatureError:
         raise InvalidToken("token expired") from None
+    except jwt.InvalidSignatureError as exc:
+        if algorithm == ALGORITHM:
+            raise InvalidToken(f"invalid token: {exc}: it was signed with another secret than this server's (a "
+                               "token from `ohm token` run with another OHM_DATA_DIR or OHM_JWT_SECRET?)") from None
+        raise InvalidToken(f"invalid token: {exc}") from None
     except jwt.InvalidTokenError as exc:
         raise InvalidToken(f"invalid token: {exc}") from None
     role = claims.get("role")

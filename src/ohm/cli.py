@@ -33,6 +33,15 @@ from ohm.store import demo as demo_store
 from ohm.store import users as users_store
 from ohm.store.errors import StoreError
 
+
+def _flags_without_a_type(self: Any, ctx: Any) -> str | None:
+    """Help lists a flag's type as ``<bool>`` (typer 0.29); a flag takes no value, so it shows none."""
+    return None if getattr(self, "is_flag", False) else _display_type(self, ctx)
+
+
+_display_type = typer.core.TyperOption.display_type_rich
+typer.core.TyperOption.display_type_rich = _flags_without_a_type  # type: ignore[method-assign]
+
 app = typer.Typer(
     name="ohm",
     help="OHM: the conversation store for multi-agent hardware assistants.",
@@ -59,7 +68,7 @@ keys_app = typer.Typer(help="API keys agents act with (as their user, within sco
 app.add_typer(keys_app, name="keys")
 
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # an error is one line, however narrow the terminal
 
 DatabaseUrlOption = Annotated[
     str | None,
@@ -88,14 +97,37 @@ def friendly_errors(fn: F) -> F:
 
 
 def settings_for(database_url: str | None, **overrides: Any) -> Settings:
+    from pydantic import ValidationError
+
     values = {k: v for k, v in overrides.items() if v is not None}
     values["database_url"] = database_url
-    return Settings(**values)
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        raise ConfigError("; ".join(_setting_error(e) for e in exc.errors())) from None
+
+
+def _setting_error(error: Any) -> str:
+    """One setting's problem in one line, named as its environment variable (values of secrets left out)."""
+    name = "OHM_" + "_".join(str(part) for part in error["loc"]).upper()
+    shown = "" if any(w in name for w in ("SECRET", "PASSWORD", "URL")) else f" (got {error['input']!r})"
+    return f"{name}: {error['msg']}{shown}"
+
+
+@contextlib.contextmanager
+def embedded_noted(settings: Settings) -> Any:
+    """``open_target``, saying on stderr when it created a new embedded database (and where)."""
+    with open_target(settings) as target:
+        if target.embedded is not None and target.embedded.created:
+            err.print(f"[yellow]note:[/yellow] created a new embedded database in {target.embedded.data_dir} "
+                      "(OHM_DATA_DIR); ohm commands and servers with another data dir have other users and another "
+                      "signing secret", highlight=False)
+        yield target
 
 
 def with_database(settings: Settings, work: Callable[[DatabaseTarget, Database], Any]) -> Any:
     """Open the target (migrating it), run async ``work`` with a pool, clean up."""
-    with open_target(settings) as target:
+    with embedded_noted(settings) as target:
         return _with_pool(settings, target, work)
 
 
@@ -120,8 +152,10 @@ def main_callback(
 @app.command()
 @friendly_errors
 def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to listen on [env: OHM_HOST]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port to listen on [env: OHM_PORT]")] = None,
+    host: Annotated[str, typer.Option(envvar="OHM_HOST", show_envvar=True,
+                                      help="Interface to listen on (0.0.0.0: every interface).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(envvar="OHM_PORT", show_envvar=True, min=1, max=65535,
+                                      help="Port to listen on.")] = 8000,
     database_url: DatabaseUrlOption = None,
     demo: Annotated[bool, typer.Option("--demo", help="Load the demo project if missing and print "
                                        "its chat URL and a token for its owner.")] = False,
@@ -133,10 +167,12 @@ def serve(
 
     settings = settings_for(database_url, host=host, port=port)
     secret = settings.resolve_jwt_secret()  # fail before starting anything
+    # The port is taken before anything is announced: a busy one is one line, not a URL of another process.
+    listener = listen(settings.host, settings.port)
     base = f"http://{settings.host}:{settings.port}"
     # This process migrates (and, embedded, holds the server) for as long as it serves;
     # the app in each worker attaches to the same database.
-    with open_target(settings) as target:
+    with embedded_noted(settings) as target:
         where = "embedded PostgreSQL in " + str(settings.data_dir) if settings.embedded \
             else describe(settings.database_url or "")
         out.print(f"[bold]OHM {__version__}[/bold] on {where}")
@@ -160,7 +196,20 @@ def serve(
                             ("OHM_JWT_SECRET", secret)):
             if value:
                 os.environ[name] = value
-        _run_uvicorn(settings, workers, access_log)
+        out.print(f"Listening on {base} (Ctrl+C to stop)", highlight=False)
+        _run_uvicorn(settings, workers, access_log, listener)
+
+
+def listen(host: str, port: int) -> Any:
+    """The server's listening socket, or one clear line on why there is none."""
+    import errno
+
+    try:
+        return tcp_listener(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise ConfigError(f"port {port} is in use (use --port)") from None
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc} (check --host and --port)") from None
 
 
 def _release_large_buffers() -> None:
@@ -181,19 +230,19 @@ def _release_large_buffers() -> None:
         ctypes.CDLL(name).mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD
 
 
-def _run_uvicorn(settings: Settings, workers: int, access_log: bool) -> None:
+def _run_uvicorn(settings: Settings, workers: int, access_log: bool, listener: Any) -> None:
     import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     _release_large_buffers()
     config = uvicorn_config(settings, workers=workers, log_level="info", access_log=access_log)
     if workers == 1:
-        uvicorn.Server(config).run()
+        uvicorn.Server(config).run(sockets=[listener])
         return
-    # uvicorn binds the shared listener without IPPROTO_TCP, so asyncio never sets
+    # uvicorn binds a shared listener without IPPROTO_TCP, so asyncio never sets
     # TCP_NODELAY on accepted connections and every keep-alive response waits ~40 ms
-    # for a delayed ACK (Kludex/uvicorn#3149). Bind it ourselves, as TCP.
-    Multiprocess(config, sockets=[tcp_listener(settings.host, settings.port)]).run()
+    # for a delayed ACK (Kludex/uvicorn#3149). OHM binds it itself, as TCP.
+    Multiprocess(config, sockets=[listener]).run()
 
 
 def uvicorn_config(settings: Settings, app: Any = "ohm.api.app:create_app", **options: Any) -> Any:
@@ -228,7 +277,7 @@ def tcp_listener(host: str, port: int) -> Any:
 def migrate(database_url: DatabaseUrlOption = None) -> None:
     """Apply pending migrations (a no-op when the schema is current)."""
     settings = settings_for(database_url)
-    with open_target(settings) as target:
+    with embedded_noted(settings) as target:
         report = target.migration_report
     assert report is not None
     for name in report.applied:
@@ -264,6 +313,45 @@ def user_create(
     typer.echo(str(profile.id))
 
 
+def no_user(user: str) -> ConfigError:
+    return ConfigError(f"no user {user!r} in this database (create one: ohm user create EMAIL; see them: "
+                       "ohm user list)")
+
+
+@user_app.command("list")
+@friendly_errors
+def user_list(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many, newest first.")] = 100,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """The users: email, id, name, messages, cost, since when."""
+    from rich.table import Table
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await users_store.list_users(db, limit=limit)
+
+    users = with_database(settings_for(database_url), work)
+    if not users:
+        out.print("no users yet (create one: ohm user create EMAIL)", highlight=False)
+        return
+    table = Table("email", "id", "name", "messages", "cost (USD)", "created")
+    for p in users:
+        table.add_row(p.email or "", str(p.id), p.display_name or "", str(p.message_count), f"{p.total_cost_usd:.4f}",
+                      f"{p.created_at:%Y-%m-%d %H:%M}")
+    out.print(table)
+
+
+@user_app.command("show")
+@friendly_errors
+def user_show(user: Annotated[str, typer.Argument(help="The user (id or email).")],
+              database_url: DatabaseUrlOption = None) -> None:
+    """One user's profile and totals, as JSON."""
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        return await _profile(db, user)
+
+    typer.echo(with_database(settings_for(database_url), work).model_dump_json(indent=2))
+
+
 @user_app.command("delete")
 @friendly_errors
 def user_delete(
@@ -271,8 +359,9 @@ def user_delete(
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask first.")] = False,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Delete a user with everything they own (chats, messages, artifacts, projects, files, keys, imports), and
-    the stored files no one else refers to."""
+    """Delete a user with everything they own, and the stored files no one else refers to.
+
+    Chats, messages, artifacts, projects, files, keys and imports go; asks first unless --yes."""
     from ohm.blobs import blob_store_for
 
     settings = settings_for(database_url)
@@ -283,7 +372,7 @@ def user_delete(
 
     profile = with_database(settings, find)
     if profile is None:
-        raise ConfigError(f"no user {user!r}")
+        raise no_user(user)
     if not yes and not typer.confirm(f"Delete {profile.email or profile.id} and all {profile.message_count} "
                                      "messages, chats, files?"):
         raise typer.Exit(1)
@@ -313,13 +402,16 @@ def token(
     settings = settings_for(database_url)
     secret = settings.resolve_jwt_secret()
     user_id = email = None
+    if user is not None and role != "authenticated":
+        err.print(f"[yellow]note:[/yellow] a {role} token names no user: {user!r} is ignored", highlight=False)
+        user = None
     if user is not None:
         async def work(target: DatabaseTarget, db: Database) -> Any:
             return await users_store.find_user(db, user)
 
         profile = with_database(settings, work)
         if profile is None:
-            raise ConfigError(f"no user {user!r}")
+            raise no_user(user)
         user_id, email = profile.id, profile.email
     elif role == "authenticated":
         raise ConfigError("a user token needs a USER (id or email)")
@@ -510,6 +602,7 @@ def usage(
     """Messages, tokens and cost per agent (model, day, ...) as a table."""
     from rich.table import Table
 
+    from ohm.models import no_key
     from ohm.store import analytics
 
     end = datetime.now(UTC)
@@ -526,7 +619,7 @@ def usage(
                   title=f"Usage, last {days} days" + (f" — {user}" if user else ""))
     for r in [*report.items, None]:
         row = report.totals if r is None else r
-        name = "total" if r is None else (row.label or row.key or "(none)")
+        name = "total" if r is None else (row.label or row.key or no_key(group_by))
         table.add_row(name, str(row.messages), f"{row.input_tokens:,}", f"{row.output_tokens:,}",
                       "" if row.avg_latency_ms is None else f"{row.avg_latency_ms:.0f} ms", f"{row.cost_usd:.4f}",
                       style="bold" if r is None else None, end_section=r is None or r is report.items[-1])
@@ -537,7 +630,7 @@ async def _profile(db: Database, user: str) -> users_store.Profile:
     """A user named by id or email, or a clear error."""
     profile = await users_store.find_user(db, user)
     if profile is None:
-        raise ConfigError(f"no user {user!r}")
+        raise no_user(user)
     return profile
 
 
@@ -694,8 +787,10 @@ def import_chatgpt(
     keep_tool_output: Annotated[bool, typer.Option(help="Keep tool nodes (code output, browsing).")] = False,
     database_url: DatabaseUrlOption = None,
 ) -> None:
-    """Import ChatGPT's data export (the .zip, or its conversations.json): every conversation becomes a chat,
-    edits and regenerations as branches; images in the zip become attachments of their messages."""
+    """Import ChatGPT's data export (the .zip, or its conversations.json).
+
+    Every conversation becomes a chat, edits and regenerations become branches, and images in the zip
+    become attachments of their messages."""
     _import(file, "chatgpt", user, keep_tool_output, database_url)
 
 
@@ -709,8 +804,10 @@ def import_claude(file: ExportFile, user: ImportUser, database_url: DatabaseUrlO
 @import_app.command("ohm")
 @friendly_errors
 def import_ohm(file: ExportFile, user: ImportUser, database_url: DatabaseUrlOption = None) -> None:
-    """Import an OHM account archive (ohm export, GET /v1/me/export) for USER: chats with every branch,
-    artifacts with every version, projects, uploads, analyses and shares, all with new ids."""
+    """Import an OHM account archive (ohm export, GET /v1/me/export) for USER.
+
+    Chats with every branch, artifacts with every version, projects, uploads, analyses and shares, all
+    with new ids."""
     from ohm.blobs import blob_store_for
     from ohm.store.archive_import import import_archive
 

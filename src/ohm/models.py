@@ -811,6 +811,11 @@ class PartHit(BaseModel):
 GroupBy = Literal["agent", "model", "intent", "day", "chat", "project", "role"]
 
 
+def no_key(group_by: str) -> str:
+    """What a usage row without a key is called, on the usage page and in the CLI: (no agent), (no model), ..."""
+    return f"(no {group_by})"
+
+
 class UsageRow(BaseModel):
     key: str | None = Field(description="The agent, model (without provider prefix), intent, day (YYYY-MM-DD), "
                                         "chat id, project id or role; null: messages without one.")

@@ -37,15 +37,18 @@ OnReady = Callable[[FastAPI], Awaitable[None]]
 # ?token= (WebSocket and SSE clients), ?code= (the console's one-time sign-in links).
 TOKEN_IN_URL = re.compile(r"([?&](?:token|code)=)[^&\s\"']+")
 KEY_SECRET = re.compile(r"(ohm_sk_[A-Za-z0-9]{8}_)[A-Za-z0-9]+")  # an API key: its public prefix stays
+# A share link's token is its only key: /share/<token>, /v1/shares/<token> (and their /fork).
+SHARE_IN_PATH = re.compile(r"(/(?:v1/shares|share)/)[A-Za-z0-9_-]{16,}")
 
 
 class RedactTokens(logging.Filter):
-    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers), the console's sign-in codes and
-    API keys' secrets (anywhere in a line) never reach the logs."""
+    """Tokens passed in URLs (WebSocket and SSE clients that cannot set headers), the console's sign-in codes,
+    share links' tokens and API keys' secrets (anywhere in a line) never reach the logs."""
 
     @staticmethod
     def redact(text: str) -> str:
-        return KEY_SECRET.sub(r"\1[redacted]", TOKEN_IN_URL.sub(r"\1[redacted]", text))
+        text = SHARE_IN_PATH.sub(r"\1[redacted]", TOKEN_IN_URL.sub(r"\1[redacted]", text))
+        return KEY_SECRET.sub(r"\1[redacted]", text)
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args:

@@ -35,6 +35,10 @@ async def session_identity(request: Request) -> Identity:
     return identity
 
 
+NO_TOKEN = ("this needs a token: send 'Authorization: Bearer <token>' (get one with `ohm token USER`, or an API key "
+            "with `ohm keys create`)")
+
+
 def unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
 
@@ -78,7 +82,7 @@ def check_scope(request: Request, key: KeyGrant) -> None:
 async def signed_in(identity: Annotated[Identity, Depends(current_identity)]) -> Identity:
     """Writes need a user (or the service role)."""
     if identity.role == "anon":
-        raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, NO_TOKEN, headers={"WWW-Authenticate": "Bearer"})
     return identity
 
 

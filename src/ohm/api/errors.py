@@ -26,10 +26,11 @@ PROBLEM_JSON = "application/problem+json"
 
 
 def problem(status: int, detail: str | None = None, *, title: str | None = None,
-            type_: str = "about:blank", headers: dict[str, str] | None = None,
+            type_: str | None = None, headers: dict[str, str] | None = None,
             **extra: Any) -> JSONResponse:
+    """A problem+json response; without a ``type_``, ``urn:ohm:problem:<the status's phrase>``."""
     body: dict[str, Any] = {
-        "type": type_,
+        "type": type_ or f"urn:ohm:problem:{_slug(HTTPStatus(status).phrase)}",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
     }
@@ -64,8 +65,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResp
     if exc.status_code == 413:
         return problem(413, "the request body is larger than this endpoint accepts", title="Content too large",
                        type_="urn:ohm:problem:content-too-large")
-    return problem(exc.status_code, str(exc.detail) if exc.detail else None,
-                   headers=getattr(exc, "headers", None))
+    detail = str(exc.detail) if exc.detail else None
+    # The router's own answers carry only the status's phrase: say what was asked and where to look.
+    if exc.status_code == 404 and detail == "Not Found":
+        detail = f"no route {request.method} {request.url.path}; the API is described at /docs"
+    elif exc.status_code == 405 and detail == "Method Not Allowed":
+        detail = f"{request.method} is not allowed on {request.url.path}; the API is described at /docs"
+    return problem(exc.status_code, detail, headers=getattr(exc, "headers", None))
 
 
 async def _database_unavailable(request: Request, exc: Exception) -> JSONResponse:

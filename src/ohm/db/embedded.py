@@ -47,6 +47,9 @@ class EmbeddedPostgres:
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.pgdata = self.data_dir / "pg"
         self._server = None
+        # Whether start() made a new database cluster (the CLI says so: a second terminal with another
+        # OHM_DATA_DIR would otherwise get a database and a secret of its own without noticing).
+        self.created = False
 
     @property
     def running(self) -> bool:
@@ -57,6 +60,7 @@ class EmbeddedPostgres:
         if self._server is not None:
             return
         module = _server_module()
+        self.created = not (self.pgdata / "PG_VERSION").exists()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._forget_dead_handles(module)
         with warnings.catch_warnings():

@@ -44,12 +44,28 @@ def describe(conninfo: str) -> str:
     return f"{host}:{port}/{params.get('dbname') or params.get('user') or ''}"
 
 
+URL_SHAPE = "postgresql://user:password@host:5432/dbname"
+
+
 def check_url(conninfo: str) -> str:
+    """A PostgreSQL URL (or libpq key=value string), or one line saying what shape is expected."""
+    scheme = conninfo.split("://", 1)[0].lower() if "://" in conninfo else None
+    if scheme is not None and scheme not in ("postgresql", "postgres"):
+        raise DatabaseUnavailable(f"invalid database URL {redact_url(conninfo)!r}: expected {URL_SHAPE}")
     try:
         conninfo_to_dict(conninfo)
     except psycopg.ProgrammingError as exc:
-        raise DatabaseUnavailable(f"invalid database URL: {exc}") from None
+        reason = str(exc).split(":", 1)[0] if scheme else "not a URL or key=value pairs"
+        raise DatabaseUnavailable(f"invalid database URL {redact_url(conninfo)!r} ({reason}): expected "
+                                  f"{URL_SHAPE}") from None
     return conninfo
+
+
+def redact_url(conninfo: str) -> str:
+    """The URL with any password replaced, for messages."""
+    import re
+
+    return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", re.sub(r"(password\s*=\s*)\S+", r"\1***", conninfo))
 
 
 def derive_app_url(admin_url: str, password: str | None) -> str:

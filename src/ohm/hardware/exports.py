@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import yaml
 
+from ohm import install_hint
 from ohm.hardware.checks import (
     DEFAULT_BOARDS,
     LIBRARY,
@@ -235,7 +236,7 @@ def render_wireviz_svg(document: str) -> str:
     try:
         from wireviz import wireviz
     except ImportError:
-        raise RendererMissing("rendering needs the wireviz package (pip install 'ohm[wireviz]')") from None
+        raise RendererMissing(f"rendering needs the wireviz package ({install_hint('wireviz')})") from None
     if shutil.which("dot") is None:
         raise RendererMissing("rendering needs Graphviz's dot (Debian: apt-get install graphviz)")
     return str(wireviz.parse(document, return_types="svg"))

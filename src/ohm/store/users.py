@@ -90,6 +90,13 @@ async def find_user(db: Database, key: str) -> Profile | None:
     return Profile.model_validate(row) if row else None
 
 
+async def list_users(db: Database, *, limit: int = 100) -> list[Profile]:
+    """The newest users first (service role), at most ``limit``."""
+    async with db.acting_as(Identity.service()) as conn:
+        cur = await conn.execute(
+            f"select {PROFILE_COLUMNS} from {PROFILES} order by p.created_at desc, p.id limit %s", (limit,))
+        return [Profile.model_validate(row) for row in await cur.fetchall()]
+
 
 ME_COLUMNS = """
     p.id, p.email, p.display_name, p.avatar_url, p.preferences, p.subscription_tier::text as subscription_tier,

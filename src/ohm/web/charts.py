@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
+from ohm.models import no_key
+
 PALETTE = ["#0b6e4f", "#2a6fdb", "#d1495b", "#edae49", "#6a4c93", "#00798c", "#8c5e3c", "#66a182", "#c44900",
            "#5f6b76"]
 
@@ -35,12 +37,12 @@ class Chart:
 def stacked_daily(rows: list[dict], start: date, days: int, *, width: int = 760, height: int = 260) -> Chart:
     """Stacked bars: one per day, one segment per agent (cost in USD)."""
     left, right, top, bottom = 56, 8, 10, 28
-    agents = sorted({r["agent"] or "(no agent)" for r in rows if r["cost_usd"]})
+    agents = sorted({r["agent"] or no_key("agent") for r in rows if r["cost_usd"]})
     colours = {a: PALETTE[i % len(PALETTE)] for i, a in enumerate(agents)}
     per_day: dict[date, list[tuple[str, Decimal]]] = {}
     for r in rows:
         if r["cost_usd"]:
-            per_day.setdefault(r["day"], []).append((r["agent"] or "(no agent)", Decimal(r["cost_usd"])))
+            per_day.setdefault(r["day"], []).append((r["agent"] or no_key("agent"), Decimal(r["cost_usd"])))
     peak = max((sum((c for _, c in v), Decimal(0)) for v in per_day.values()), default=Decimal(0))
     scale_top = _nice(peak) if peak > 0 else Decimal(1)
     plot_w, plot_h = width - left - right, height - top - bottom

@@ -14,6 +14,7 @@ from markdown_it import MarkdownIt
 from markupsafe import Markup, escape
 
 from ohm.hardware.diff import bom_totals
+from ohm.models import no_key
 
 # CommonMark with tables; raw HTML in messages is shown as text, and links are
 # checked by markdown-it (javascript:, vbscript:, file: and data: other than
@@ -151,7 +152,7 @@ def environment() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              autoescape=jinja2.select_autoescape())
     env.globals.update(render_markdown=markdown, bom_rows=bom_rows, code_files=code_files, wiring_rows=wiring_rows,
-                       plural=plural, swatch=swatch)
+                       plural=plural, swatch=swatch, no_key=no_key)
     env.filters["utc"] = lambda moment: moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return env
 
