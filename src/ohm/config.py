@@ -106,10 +106,24 @@ class Settings(BaseSettings):
     shutdown_timeout: float = Field(
         default=5.0, ge=0, le=3600, description="Seconds `ohm serve` gives open requests and event streams "
         "(SSE, WebSocket) on SIGTERM before it closes them; clients resume from their cursors elsewhere.")
+    read_replica_urls: str | None = Field(
+        default=None, description="Streaming standbys of the database, comma-separated, for reads that tolerate "
+        "replication (chat loads, lists, search, analytics, exports). Given as the owner URL is (the API "
+        "connects as ohm_authenticator), or with that role already in it.")
+    replica_max_lag: float = Field(default=5.0, ge=0, description="Seconds a standby may be behind before "
+                                                                  "reads skip it.")
+    replica_wait_ms: int = Field(default=0, ge=0, le=10_000, description="How long a read that must see a "
+                                 "write (OHM-LSN) waits for a standby to replay it before the primary answers.")
+    replica_check_interval: float = Field(default=1.0, gt=0, le=60, description="Seconds between two checks of "
+                                          "each standby's state and lag.")
     ws_compression: bool = Field(
         default=False, description="Offer permessage-deflate on WebSockets. Off: realtime frames are small, and "
         "compressing each one once per subscriber costs more CPU (and ~60 KB of zlib state per connection) "
         "than the bandwidth it saves.")
+
+    @property
+    def replica_urls(self) -> list[str]:
+        return [u.strip() for u in (self.read_replica_urls or "").split(",") if u.strip()]
 
     @field_validator("rate_limit_writes", "rate_limit_public_reads")
     @classmethod
@@ -124,7 +138,8 @@ class Settings(BaseSettings):
             raise ValueError("OHM_JWT_JWKS_URL must be an http(s) URL")
         return value
 
-    @field_validator("database_url", "app_database_url", "jwt_jwks_url", "jwt_jwks_file", mode="before")
+    @field_validator("database_url", "app_database_url", "jwt_jwks_url", "jwt_jwks_file", "read_replica_urls",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():

@@ -871,6 +871,17 @@ class ActivityPage(BaseModel):
     next_cursor: str | None
 
 
+class ReplicaHealth(BaseModel):
+    """A read replica as the last check (every ``OHM_REPLICA_CHECK_INTERVAL`` s) found it."""
+
+    name: str = Field(description="host:port/database")
+    state: Literal["unknown", "ok", "lagging", "down", "not a standby"]
+    lag_seconds: float | None = Field(description="How far its replay is behind the primary (0: caught up).")
+    lag_bytes: int | None = Field(description="WAL bytes it has still to replay.")
+    reads: int = Field(description="Reads it served since this process started.")
+    error: str | None = Field(default=None, description="Why it is down.")
+
+
 class Health(BaseModel):
     """GET /healthz: the server answers, and reaches its database as the application role."""
 
@@ -879,6 +890,10 @@ class Health(BaseModel):
     database: str
     schema_version: str | None
     embedded: bool
+    replicas: list[ReplicaHealth] = Field(default_factory=list,
+                                          description="Read replicas (OHM_READ_REPLICA_URLS); empty without.")
+    reads_on_primary: int | None = Field(default=None, description="With replicas: the reads that tolerate "
+                                         "replication but went to the primary (none usable, or behind OHM-LSN).")
 
 
 # --- API keys and the user's own account ----------------------------------------------------------

@@ -151,6 +151,10 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     rate = parse_rate(settings.rate_limit_writes)
     if rate is not None:
         app.add_middleware(WriteRateLimit, rate=rate, burst=settings.rate_limit_burst)
+    if settings.replica_urls:
+        from ohm.api.consistency import ReadYourWrites
+
+        app.add_middleware(ReadYourWrites)
     reads = parse_rate(settings.rate_limit_public_reads)
     if reads is not None:
         app.add_middleware(PublicReadLimit, rate=reads, burst=settings.rate_limit_public_burst)

@@ -296,6 +296,29 @@ def _headers(token: str | None) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"} if token else {}
 
 
+LSN_HEADER = "OHM-LSN"
+
+
+def _lsn_value(text: str) -> int | None:
+    high, sep, low = text.partition("/")
+    try:
+        return (int(high, 16) << 32) | int(low, 16) if sep else None
+    except ValueError:
+        return None
+
+
+def _carry_lsn(headers: httpx.Headers, response: httpx.Response) -> None:
+    """Read-your-writes with read replicas: send back the furthest ``OHM-LSN`` a write's answer carried, so
+    the next read sees that write even when a standby serves it."""
+    given = response.headers.get(LSN_HEADER)
+    new = _lsn_value(given) if given else None
+    if new is None:
+        return
+    held = _lsn_value(headers.get(LSN_HEADER, ""))
+    if held is None or new > held:
+        headers[LSN_HEADER] = given
+
+
 # --- the event stream (SSE), shared by both clients ----------------------------------------------------------
 
 EVENTS_READ_TIMEOUT = 60.0  # the server sends a comment every 15 s: silence this long is a dead connection

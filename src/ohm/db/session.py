@@ -9,17 +9,21 @@ to the next borrower.  Row-level security does the rest.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
+import psycopg
 from psycopg import AsyncConnection, errors, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg.types.json import set_json_loads
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ohm.auth import Identity
+from ohm.db.replicas import Replica, Replicas, format_lsn, parse_lsn, read_after
 from ohm.store.errors import Unauthenticated
 
 Conn = AsyncConnection[DictRow]
@@ -46,6 +50,119 @@ def begin_as(identity: Identity) -> sql.Composed:
         sql.Literal(identity.key.id), sql.Literal(identity.user_id), switch)
 
 
+def begin_read_as(identity: Identity, after: int | None) -> sql.Composed:
+    """On a standby: a read-only BEGIN, the identity switch and whether it has replayed ``after``, in one
+    round trip (API keys never come here: their checks are written on the primary)."""
+    caught_up = sql.SQL("pg_last_wal_replay_lsn() >= {}::pg_lsn").format(sql.Literal(format_lsn(after))) \
+        if after is not None else sql.SQL("true")
+    return sql.SQL("begin read only; select set_config('role', {}, true), set_config('request.jwt.claims', {}, "
+                   "true), {} as caught_up").format(sql.Literal(identity.role), sql.Literal(identity.claims_json()),
+                                                    caught_up)
+
+
+class ReadAttempt:
+    """One try at a read: on a standby when one is usable and caught up, else on the primary.
+
+    Entering it on a standby that cannot begin (down, or behind ``read_after`` past the wait) falls back
+    to the primary at once.  A standby failing later, mid-read, is marked down and the error swallowed:
+    ``Database.reads`` then makes a second attempt, on the primary."""
+
+    def __init__(self, db: Database, identity: Identity, replica: Replica | None) -> None:
+        self.db = db
+        self.identity = identity
+        self.replica = replica
+        self.retry = False
+        self._conn: Conn | None = None
+        self._primary: Any = None
+
+    async def __aenter__(self) -> Conn:
+        if self.replica is not None:
+            conn = await self._begin_on_replica(self.replica)
+            if conn is not None:
+                self._conn = conn
+                self.replica.reads += 1
+                return conn
+            self.replica = None
+        if self.db.replicas is not None:
+            self.db.replicas.reads_on_primary += 1
+        self._primary = self.db.acting_as(self.identity)
+        conn = await self._primary.__aenter__()
+        return conn
+
+    async def _begin_on_replica(self, replica: Replica) -> Conn | None:
+        replicas = self.db.replicas
+        assert replicas is not None
+        after = read_after.get()
+        try:
+            conn = await replica.pool.getconn(timeout=replicas.checkout_timeout)
+        except (PoolTimeout, psycopg.OperationalError) as exc:
+            replica.failed(exc)
+            return None
+        deadline = time.monotonic() + replicas.wait_ms / 1000
+        try:
+            while True:
+                cur = await conn.execute(begin_read_as(self.identity, after))
+                cur.nextset()
+                row = await cur.fetchone()
+                if row is not None and row["caught_up"]:
+                    return conn
+                await conn.execute("rollback")
+                if time.monotonic() >= deadline:
+                    await replica.pool.putconn(conn)
+                    return None
+                await asyncio.sleep(0.002)
+        except psycopg.OperationalError as exc:
+            replica.failed(exc)
+            await replica.pool.putconn(conn)
+            return None
+
+    async def __aexit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> bool:
+        if self._primary is not None:
+            return bool(await self._primary.__aexit__(kind, exc, tb))
+        conn, replica = self._conn, self.replica
+        assert conn is not None and replica is not None
+        try:
+            if exc is None:
+                try:
+                    await conn.execute("commit")
+                except psycopg.OperationalError as gone:  # read only and read whole: nothing is lost
+                    replica.failed(gone)
+                return False
+            if not conn.broken:
+                with contextlib.suppress(Exception):
+                    await conn.execute("rollback")
+            # The standby went away, or cancelled the read for a conflict with what it replays: the
+            # primary answers instead (nothing was written; a read can run twice).
+            if isinstance(exc, psycopg.OperationalError | errors.SerializationFailure) and not isinstance(
+                    exc, errors.QueryCanceled):
+                if isinstance(exc, psycopg.OperationalError):
+                    replica.failed(exc)
+                self.retry = True
+                return True
+            return False
+        finally:
+            await replica.pool.putconn(conn)
+
+
+class Reads:
+    """The attempts of one read: the first; a second, on the primary, only if a standby failed mid-way."""
+
+    def __init__(self, first: ReadAttempt) -> None:
+        self.first = first
+        self.given = 0
+
+    def __aiter__(self) -> Reads:
+        return self
+
+    async def __anext__(self) -> ReadAttempt:
+        self.given += 1
+        if self.given == 1:
+            return self.first
+        if self.given == 2 and self.first.retry:
+            return ReadAttempt(self.first.db, self.first.identity, None)
+        raise StopAsyncIteration
+
+
 class Database:
     """A pool of connections as the application role."""
 
@@ -65,6 +182,8 @@ class Database:
         )
         self.target: Any = None
         """The DatabaseTarget this pool was opened for, when opened through ``open_database``."""
+        self.replicas: Replicas | None = None
+        """Read replicas (``OHM_READ_REPLICA_URLS``), when configured: see ``reads``."""
 
     async def _configure(self, conn: Conn) -> None:
         # json/jsonb columns parsed with orjson: several times faster on message-heavy reads.
@@ -100,6 +219,30 @@ class Database:
         async with self.pool.connection() as conn:
             cur = await conn.execute(query, params)
             return await cur.fetchone()
+
+    def reads(self, identity: Identity) -> Reads:
+        """A read that tolerates replication, as ``identity``: on a standby when one is configured, usable
+        and caught up with ``read_after``, else on the primary.  Used as::
+
+            async for attempt in db.reads(identity):
+                async with attempt as conn:
+                    ...   # the same code as under acting_as; it runs again on the primary if a
+                          # standby fails mid-way
+
+        Without replicas this is one ``acting_as``.  API keys read on the primary (their liveness is
+        checked and written there, and a revocation must hold at once)."""
+        replica = None
+        if self.replicas is not None and identity.key is None:
+            replica = self.replicas.pick(read_after.get())
+        return Reads(ReadAttempt(self, identity, replica))
+
+    async def current_lsn(self) -> int:
+        """The primary's WAL insert position: past every commit made so far (what ``OHM-LSN`` carries)."""
+        async with self.pool.connection() as conn:
+            cur = await conn.execute("select pg_current_wal_insert_lsn()::text as lsn")
+            row = await cur.fetchone()
+        assert row is not None
+        return parse_lsn(row["lsn"])
 
     @contextlib.asynccontextmanager
     async def acting_as(self, identity: Identity) -> AsyncIterator[Conn]:

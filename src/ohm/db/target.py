@@ -14,10 +14,12 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import dict_row
 
 from ohm.config import APP_ROLE, Settings
 from ohm.db.embedded import EmbeddedPostgres
 from ohm.db.migrate import MigrationReport, migrate, set_app_role_password
+from ohm.db.replicas import Replicas
 from ohm.db.session import Database
 
 
@@ -144,6 +146,36 @@ async def open_database(settings: Settings | None = None) -> AsyncIterator[Datab
                             timeout=settings.db_pool_timeout, connect_timeout=settings.db_connect_timeout,
                             statement_timeout_ms=settings.statement_timeout_ms) as db:
             db.target = target
-            yield db
+            if settings.replica_urls:
+                db.replicas = replicas_for(settings, db, password=(
+                    settings.app_db_password.get_secret_value() if settings.app_db_password else
+                    target.embedded.app_password if target.embedded else None))
+                await db.replicas.start(db.current_lsn)
+            try:
+                yield db
+            finally:
+                if db.replicas is not None:
+                    await db.replicas.stop()
     finally:
         await to_thread.run_sync(target_cm.__exit__, None, None, None)
+
+
+def replicas_for(settings: Settings, db: Database, *, password: str | None) -> Replicas:
+    """Pools on the configured standbys, as the application role, configured like the primary's."""
+    from psycopg_pool import AsyncConnectionPool
+
+    from ohm.db.session import Conn
+
+    pools = []
+    for url in settings.replica_urls:
+        check_url(url)
+        app_url = url if conninfo_to_dict(url).get("user") == APP_ROLE else derive_app_url(url, password)
+        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
+            app_url, connection_class=Conn, min_size=0, max_size=settings.db_pool_max, open=False,
+            timeout=settings.db_pool_timeout, name=f"ohm-replica-{describe(url)}",
+            kwargs={"autocommit": True, "connect_timeout": min(settings.db_connect_timeout, 3),
+                    "row_factory": dict_row},
+            configure=db._configure)
+        pools.append((describe(url), pool))
+    return Replicas(pools, max_lag=settings.replica_max_lag, wait_ms=settings.replica_wait_ms,
+                    check_interval=settings.replica_check_interval, checkout_timeout=1.0)

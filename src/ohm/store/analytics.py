@@ -42,14 +42,15 @@ async def usage(db: Database, identity: Identity, group_by: str = "agent", *, st
     if start is not None and end is not None and end <= start:
         raise Invalid("to must be after from")
     _scope(identity, user_id)
-    async with db.acting_as(identity) as conn:
-        with database_errors():
-            # The same function supabase.rpc('usage_summary') calls (migration 0010); the last row is the totals.
-            cur = await conn.execute(
-                "select * from public.usage_summary(%s, %s, %s, %s, %s, %s, %s)",
-                (group_by, start, end, chat_id, project_id, role,
-                 user_id if identity.role == "service_role" else None))
-            rows = await cur.fetchall()
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            with database_errors():
+                # The same function supabase.rpc('usage_summary') calls (migration 0010); the last row is the totals.
+                cur = await conn.execute(
+                    "select * from public.usage_summary(%s, %s, %s, %s, %s, %s, %s)",
+                    (group_by, start, end, chat_id, project_id, role,
+                     user_id if identity.role == "service_role" else None))
+                rows = await cur.fetchall()
     *items, totals = rows
     return UsageReport(group_by=group_by, from_=start, to=end, items=[_row(r) for r in items], totals=_row(totals))
 
@@ -135,11 +136,12 @@ async def activity(db: Database, identity: Identity, *, limit: int = 50, cursor:
         except (TypeError, ValueError):
             raise Invalid("malformed cursor") from None
         where.append("(a.created_at, a.id) < (%s, %s)")
-    async with db.acting_as(identity) as conn:
-        cur = await conn.execute(
-            f"""select {ACTIVITY_COLUMNS} from public.activity_log a where {' and '.join(where)}
-                 order by a.created_at desc, a.id desc limit %s""", (*params, limit + 1))
-        rows = await cur.fetchall()
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            cur = await conn.execute(
+                f"""select {ACTIVITY_COLUMNS} from public.activity_log a where {' and '.join(where)}
+                     order by a.created_at desc, a.id desc limit %s""", (*params, limit + 1))
+            rows = await cur.fetchall()
     items = [ActivityEntry(**r) for r in rows[:limit]]
     next_cursor = encode_cursor(rows[limit - 1]["created_at"].isoformat(), str(rows[limit - 1]["id"])) \
         if len(rows) > limit else None
@@ -161,10 +163,12 @@ async def daily_by_agent(db: Database, identity: Identity, start: datetime, end:
     if owner is not None:
         where.append("m.user_id = %s")
         params.append(owner)
-    async with db.acting_as(identity) as conn:
-        cur = await conn.execute(
-            f"""select (m.created_at at time zone 'UTC')::date as day, m.agent_name as agent, count(*) as messages,
-                       coalesce(sum(m.cost_usd), 0) as cost_usd
-                  from public.messages m where {' and '.join(where)}
-                 group by 1, 2 order by 1, 2 nulls first""", params)
-        return await cur.fetchall()
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            cur = await conn.execute(
+                f"""select (m.created_at at time zone 'UTC')::date as day, m.agent_name as agent, count(*) as messages,
+                           coalesce(sum(m.cost_usd), 0) as cost_usd
+                      from public.messages m where {' and '.join(where)}
+                     group by 1, 2 order by 1, 2 nulls first""", params)
+            rows = await cur.fetchall()
+    return rows

@@ -89,21 +89,22 @@ async def list_chats(
             raise Invalid("malformed cursor") from None
         where.append("(c.last_message_at, c.id) < (%s, %s)")
         params.extend(after)
-    async with db.acting_as(identity) as conn:
-        # The chats policy adds "is_public or user_id = auth.uid()" to our own "user_id = $1";
-        # PostgreSQL multiplies the two selectivities and expects a few hundred rows where a
-        # heavy user has thousands, then prefers a bitmap scan and a sort of all of them
-        # (4 ms at 10,000 chats instead of 0.1 ms). Without sorts the only plan left walks
-        # the recent-chats index in order and stops at the page size.
-        await conn.execute("set local enable_sort = off")
-        cur = await conn.execute(
-            f"""select {CHAT_COLUMNS} from public.chats c
-                 where {' and '.join(where)}
-                 order by c.last_message_at desc, c.id desc
-                 limit %s""",
-            (*params, limit + 1),
-        )
-        rows = await cur.fetchall()
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            # The chats policy adds "is_public or user_id = auth.uid()" to our own "user_id = $1";
+            # PostgreSQL multiplies the two selectivities and expects a few hundred rows where a
+            # heavy user has thousands, then prefers a bitmap scan and a sort of all of them
+            # (4 ms at 10,000 chats instead of 0.1 ms). Without sorts the only plan left walks
+            # the recent-chats index in order and stops at the page size.
+            await conn.execute("set local enable_sort = off")
+            cur = await conn.execute(
+                f"""select {CHAT_COLUMNS} from public.chats c
+                     where {' and '.join(where)}
+                     order by c.last_message_at desc, c.id desc
+                     limit %s""",
+                (*params, limit + 1),
+            )
+            rows = await cur.fetchall()
     items = [chat_from_row(r) for r in rows[:limit]]
     next_cursor = None
     if len(rows) > limit:
@@ -160,21 +161,23 @@ async def _load_chat(db: Database, identity: Identity, chat_id: uuid.UUID, limit
     """Four statements sent together in one pipeline: one round trip, no N+1.  The branch comes as its
     first page (at most ``limit`` messages and about 4 MiB): a chat of forty 1 MB messages is not read
     into memory whole for one request."""
-    async with db.acting_as(identity) as conn:
-        async with conn.pipeline():
-            chat_cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (chat_id,))
-            branch_cur = conn.cursor(row_factory=tuple_row)
-            await branch_cur.execute(paged(BRANCH_SQL), {"chat_id": chat_id, "leaf_id": None, "after": 0,
-                                                         "limit": limit, "budget": PAGE_BYTES})
-            artifacts_cur = await conn.execute(ARTIFACTS_SQL, (chat_id,))
-            # Projects are private: anon may not even ask (no privilege), others get no row.
-            project_cur = await conn.execute(PROJECT_SQL, (chat_id,)) if identity.role != "anon" else None
-        chat = await chat_cur.fetchone()
-        if chat is None:
-            raise NotFound(NOT_FOUND)
-        rows, more = cut(await branch_cur.fetchall())
-        artifacts = [ArtifactSummary.model_validate(r) for r in await artifacts_cur.fetchall()]
-        project = await project_cur.fetchone() if project_cur is not None else None
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            async with conn.pipeline():
+                chat_cur = await conn.execute(f"select {CHAT_COLUMNS} from public.chats c where c.id = %s", (chat_id,))
+                branch_cur = conn.cursor(row_factory=tuple_row)
+                await branch_cur.execute(paged(BRANCH_SQL), {"chat_id": chat_id, "leaf_id": None, "after": 0,
+                                                             "limit": limit, "budget": PAGE_BYTES})
+                artifacts_cur = await conn.execute(ARTIFACTS_SQL, (chat_id,))
+                # Projects are private: anon may not even ask (no privilege), others get no row.
+                project_cur = await conn.execute(PROJECT_SQL, (chat_id,)) if identity.role != "anon" else None
+            chat = await chat_cur.fetchone()
+            if chat is None:
+                raise NotFound(NOT_FOUND)
+            rows, more = cut(await branch_cur.fetchall())
+            artifacts = [ArtifactSummary.model_validate(r) for r in await artifacts_cur.fetchall()]
+            project = await project_cur.fetchone() if project_cur is not None else None
+    assert chat is not None
     return chat, rows, more, artifacts, Project.model_validate(project) if project else None
 
 

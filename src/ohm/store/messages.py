@@ -281,25 +281,27 @@ async def _page_rows(db: Database, identity: Identity, chat_id: uuid.UUID, leaf_
         raise Invalid("after_sequence must be >= 0")
     if whole_tree and leaf_id is not None:
         raise Invalid("all=true and leaf_id exclude each other")
-    async with db.acting_as(identity) as conn:
-        async with conn.pipeline():
-            chat_cur = await conn.execute("select 1 from public.chats where id = %s", (chat_id,))
-            leaf_cur = await conn.execute(
-                "select 1 from public.messages where id = %s and chat_id = %s", (leaf_id, chat_id)
-            )
-            rows_cur = conn.cursor(row_factory=tuple_row)
-            params = {"chat_id": chat_id, "leaf_id": leaf_id, "after": after_sequence, "limit": limit,
-                      "budget": PAGE_BYTES}
-            if whole_tree:
-                await rows_cur.execute(paged(f"select {MESSAGE_COLUMNS} from public.messages m "
-                                             "where m.chat_id = %(chat_id)s"), params)
-            else:
-                await rows_cur.execute(paged(BRANCH_SQL), params)
-        if await chat_cur.fetchone() is None:
-            raise NotFound(NOT_FOUND)
-        if leaf_id is not None and await leaf_cur.fetchone() is None:
-            raise Invalid("leaf_id is not a message of this chat")
-        return cut(await rows_cur.fetchall())
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            async with conn.pipeline():
+                chat_cur = await conn.execute("select 1 from public.chats where id = %s", (chat_id,))
+                leaf_cur = await conn.execute(
+                    "select 1 from public.messages where id = %s and chat_id = %s", (leaf_id, chat_id)
+                )
+                rows_cur = conn.cursor(row_factory=tuple_row)
+                params = {"chat_id": chat_id, "leaf_id": leaf_id, "after": after_sequence, "limit": limit,
+                          "budget": PAGE_BYTES}
+                if whole_tree:
+                    await rows_cur.execute(paged(f"select {MESSAGE_COLUMNS} from public.messages m "
+                                                 "where m.chat_id = %(chat_id)s"), params)
+                else:
+                    await rows_cur.execute(paged(BRANCH_SQL), params)
+            if await chat_cur.fetchone() is None:
+                raise NotFound(NOT_FOUND)
+            if leaf_id is not None and await leaf_cur.fetchone() is None:
+                raise Invalid("leaf_id is not a message of this chat")
+            page = cut(await rows_cur.fetchall())
+    return page
 
 
 async def delete_message(db: Database, identity: Identity, message_id: uuid.UUID) -> int:
@@ -328,20 +330,21 @@ async def delete_message(db: Database, identity: Identity, message_id: uuid.UUID
 
 
 async def get_message(db: Database, identity: Identity, message_id: uuid.UUID) -> MessageDetail:
-    async with db.acting_as(identity) as conn:
-        cur = await conn.execute(
-            f"""select {MESSAGE_COLUMNS},
-                       array(select s.id from public.messages s
-                              where s.chat_id = m.chat_id
-                                and (s.parent_id = m.parent_id or (m.parent_id is null and s.parent_id is null))
-                              order by s.sequence_number) as sibling_ids,
-                       array(select k.id from public.messages k
-                              where k.chat_id = m.chat_id and k.parent_id = m.id
-                              order by k.sequence_number) as child_ids
-                  from public.messages m where m.id = %s""",
-            (message_id,),
-        )
-        row = await cur.fetchone()
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            cur = await conn.execute(
+                f"""select {MESSAGE_COLUMNS},
+                           array(select s.id from public.messages s
+                                  where s.chat_id = m.chat_id
+                                    and (s.parent_id = m.parent_id or (m.parent_id is null and s.parent_id is null))
+                                  order by s.sequence_number) as sibling_ids,
+                           array(select k.id from public.messages k
+                                  where k.chat_id = m.chat_id and k.parent_id = m.id
+                                  order by k.sequence_number) as child_ids
+                      from public.messages m where m.id = %s""",
+                (message_id,),
+            )
+            row = await cur.fetchone()
     if row is None:
         raise NotFound("message not found")
     return MessageDetail(**message_fields(row), sibling_ids=row["sibling_ids"], child_ids=row["child_ids"],

@@ -64,14 +64,15 @@ async def search(
             after = (float(rank), datetime.fromisoformat(created), uuid.UUID(last_id))
         except (TypeError, ValueError):
             raise Invalid("malformed cursor") from None
-    async with db.acting_as(identity) as conn:
-        with database_errors():
-            # search_all plans each call with the query as a constant (see migration 0008).
-            cur = await conn.execute(
-                """select * from public.search_all(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-                (q, list(types) if types else None, project_id, chat_id, agent, intent, role, since, until,
-                 user_id if identity.role == "service_role" else None, limit + 1, *after))
-            rows = await cur.fetchall()
+    async for attempt in db.reads(identity):
+        async with attempt as conn:
+            with database_errors():
+                # search_all plans each call with the query as a constant (see migration 0008).
+                cur = await conn.execute(
+                    """select * from public.search_all(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                    (q, list(types) if types else None, project_id, chat_id, agent, intent, role, since, until,
+                     user_id if identity.role == "service_role" else None, limit + 1, *after))
+                rows = await cur.fetchall()
     items = [
         SearchHit(type=r["type"], id=r["id"], chat_id=r["chat_id"], chat_title=r["chat_title"],
                   chat_url=f"/chat/{r['chat_id']}", snippet=r["snippet"], rank=r["rank"],

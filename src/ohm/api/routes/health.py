@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import dataclasses
+
 from fastapi import APIRouter, Request
 
 from ohm import __version__
 from ohm.auth import Identity
-from ohm.models import Health
+from ohm.models import Health, ReplicaHealth
 
 router = APIRouter(tags=["health"])
 
@@ -19,10 +21,13 @@ async def healthz(request: Request) -> Health:
         row = await cur.fetchone()
     report = request.app.state.target.migration_report
     names = (report.applied + report.already_applied) if report else []
+    replicas = db.replicas
     return Health(
         status="ok",
         version=__version__,
         database=f"ok ({row['role']})",
         schema_version=max(names) if names else None,
         embedded=request.app.state.target.embedded is not None,
+        replicas=[ReplicaHealth.model_validate(dataclasses.asdict(r)) for r in replicas.report()] if replicas else [],
+        reads_on_primary=replicas.reads_on_primary if replicas else None,
     )

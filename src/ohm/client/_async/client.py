@@ -16,6 +16,7 @@ from ohm.client._base import (
     M,
     _add_version,
     _Call,
+    _carry_lsn,
     _create_artifact,
     _create_chat,
     _create_share,
@@ -108,7 +109,9 @@ class AsyncOhmClient:
         await self.aclose()
 
     async def _send(self, call: _Call[M]) -> M:
-        return call.parse(await self._http.request(call.method, call.path, **call.request_kwargs()))
+        response = await self._http.request(call.method, call.path, **call.request_kwargs())
+        _carry_lsn(self._http.headers, response)
+        return call.parse(response)
 
     @route("GET", "/healthz")
     async def health(self) -> Health:

@@ -17,6 +17,7 @@ from ohm.client._base import (
     M,
     _add_version,
     _Call,
+    _carry_lsn,
     _create_artifact,
     _create_chat,
     _create_share,
@@ -109,7 +110,9 @@ class OhmClient:
         self.close()
 
     def _send(self, call: _Call[M]) -> M:
-        return call.parse(self._http.request(call.method, call.path, **call.request_kwargs()))
+        response = self._http.request(call.method, call.path, **call.request_kwargs())
+        _carry_lsn(self._http.headers, response)
+        return call.parse(response)
 
     @route("GET", "/healthz")
     def health(self) -> Health:
