@@ -23,7 +23,7 @@ import typer
 from rich.console import Console
 
 from . import report as report_module
-from .env import BenchDatabase, ServerProcess
+from .env import BenchDatabase, ServerProcess, with_dbname
 from .harness import machine
 from .workloads import Sizes, run
 
@@ -230,6 +230,51 @@ def realtime_command(
         before, _, rest = text.partition(start)
         _, _, after = rest.partition(end)
         doc.write_text(before + start + "\n" + table + "\n" + end + after)
+
+
+@app.command("replicas")
+def replicas_command(
+    rounds: Annotated[int, typer.Option(help="Rounds, alternating which goes first.")] = 3,
+    seconds: Annotated[float, typer.Option(help="Seconds per measurement.")] = 5.0,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path("bench/results/replicas.json"),
+    doc: Annotated[Path, typer.Option(help="Markdown file whose replicas section is rewritten.")] = Path(
+        "docs/benchmarks.md"),
+) -> None:
+    """Chat loads on a streaming standby vs the primary, and the standby's share of a mixed load."""
+    from .replicas_bench import run as run_replicas
+    from .replicas_bench import table as replicas_table
+
+    result = run_replicas(rounds, seconds)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
+    text_ = replicas_table(result)
+    console.print(text_)
+    text = doc.read_text()
+    start, end = "<!-- replicas:start -->", "<!-- replicas:end -->"
+    if start in text:
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        doc.write_text(before + start + "\n" + text_ + "\n" + end + after)
+
+
+@app.command("partitions")
+def partitions_command(
+    url: ServerUrl = None,
+    database: Annotated[str, typer.Option(help="The scaled database to sample.")] = "ohm_scale",
+    share: Annotated[float, typer.Option(help="Share of the users whose messages are copied.")] = 0.2,
+    runs: Annotated[int, typer.Option(help="Queries per access path and layout.")] = 200,
+    out: Annotated[Path, typer.Option(help="Where to write the JSON results.")] = Path(
+        "bench/results/partitions.json"),
+) -> None:
+    """Messages flat, hash-partitioned by chat and range-partitioned by month: OHM's access paths on each."""
+    from .partition_study import run as run_study
+    from .partition_study import table as study_table
+
+    with server_url(url) as server:
+        result = run_study(with_dbname(server, database), share=share, runs=runs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1, default=str))
+    console.print(study_table(result))
 
 
 @app.command("fuzz")

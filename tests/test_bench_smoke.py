@@ -102,6 +102,19 @@ def test_scale_generator_fills_a_consistent_database(pg_server):
         )
         assert searched.returncode == 0, searched.stdout[-3000:] + searched.stderr[-3000:]
         assert "OHM library (scoped)" in doc.read_text()
+        # So does the partitioning study (and leaves nothing behind).
+        studied = subprocess.run(
+            [sys.executable, "-m", "bench", "partitions", "--server-url", pg_server, "--database", name,
+             "--share", "1", "--runs", "5", "--out", str(doc.with_suffix(".partitions.json"))],
+            cwd=ROOT, capture_output=True, text=True, timeout=600,
+        )
+        assert studied.returncode == 0, studied.stdout[-3000:] + studied.stderr[-3000:]
+        study = json.loads(doc.with_suffix(".partitions.json").read_text())
+        assert study["built"]["messages"] == 2000
+        assert set(study["p50_ms"]["message by id"]) == {"flat", "by_chat", "by_month"}
+        with psycopg.connect(**params) as conn:
+            assert conn.execute("select count(*) from pg_namespace where nspname = 'partition_study'"
+                                ).fetchone()[0] == 0
     finally:
         with psycopg.connect(pg_server, autocommit=True) as conn:
             conn.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))

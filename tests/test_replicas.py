@@ -176,3 +176,14 @@ def test_without_replicas_nothing_changes(http, user):
     assert body["replicas"] == [] and body["reads_on_primary"] is None
     written = http.post("/v1/chats", json={}, headers=auth(user))
     assert written.status_code == 201 and "OHM-LSN" not in written.headers
+
+
+def test_the_replica_benchmark_routes_reads_and_keeps_read_your_writes():
+    from bench.replicas_bench import run
+
+    result = run(rounds=1, seconds=0.5, readers=2, chats=3, messages=10)
+    assert set(result["chat_loads_per_s"]) == {"primary", "standby"}
+    assert all(v > 0 for v in result["chat_loads_per_s"].values())
+    mixed = result["mixed"]
+    assert mixed["read_backs"] > 0 and mixed["read_backs_that_saw_their_write"] == mixed["read_backs"]
+    assert mixed["standby_share"] > 0
