@@ -41,6 +41,10 @@ def goals(results: list[dict]) -> list[dict[str, Any]]:
             v = ratio(lib["throughput"], lc["throughput"])
             add(f"append, {c} writer(s): library / langchain-postgres throughput", v, ">= 1.0",
                 v is not None and v >= 1.0)
+        ohm_lc = find(results, "append", "OHM LangChain history", concurrency=c)
+        if lc and ohm_lc:
+            add(f"append, {c} writer(s): OHM's LangChain history / langchain-postgres' throughput",
+                ratio(ohm_lc["throughput"], lc["throughput"]), "(reported)", None)
         wrk = find(results, "append", "OHM HTTP (wrk load)", concurrency=c)
         if c == 8 and raw and wrk:
             v = ratio(wrk["throughput"], raw["throughput"])

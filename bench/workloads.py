@@ -95,7 +95,7 @@ class Bench:
     async def append(self) -> None:
         """Each target in turn, in several rounds with the order rotated, so that drift on a shared
         machine (autovacuum, caches, neighbours) spreads over all targets instead of one."""
-        targets = ["raw", "library", "http", "http2", "wrk", "wrk2", "langchain"]
+        targets = ["raw", "library", "http", "http2", "wrk", "wrk2", "langchain", "ohm_langchain"]
         rounds = 3
         for concurrency in (1, 8):
             per_writer = max(1, self.sizes.append_ops // concurrency // rounds)
@@ -318,6 +318,29 @@ class Bench:
             for conn in conns:
                 await conn.close()
         stats = self.record(summarise("append", "langchain-postgres", lat, wall, concurrency))
+        stats.peak_rss_mb = rss.peak_mb
+
+    async def _append_ohm_langchain(self, concurrency: int, per_writer: int) -> None:
+        """The same AI message through OHM's LangChain history (ohm.integrations.langchain, the library)."""
+        from langchain_core.messages import AIMessage
+
+        from ohm.integrations.langchain import OhmChatMessageHistory
+
+        pairs = self._writers_chats(concurrency)
+        async with Database(self.db.app_url, min_size=concurrency, max_size=concurrency) as db:
+            def writer(user_id: uuid.UUID, chat_id: uuid.UUID):
+                history = OhmChatMessageHistory(chat_id, db=db, identity=Identity.user(user_id),
+                                                agent_name="bomGenerator")
+
+                async def op(_: int) -> None:
+                    await history.aadd_messages([AIMessage(
+                        content=self.text.message(), response_metadata={"model_name": "openai/o1"},
+                        usage_metadata={"input_tokens": 900, "output_tokens": 300, "total_tokens": 1200})])
+                return op
+
+            with RssSampler() as rss:
+                lat, wall = await run_workers([writer(u, c) for u, c in pairs], per_writer, self.sizes.warmup)
+        stats = self.record(summarise("append", "OHM LangChain history", lat, wall, concurrency))
         stats.peak_rss_mb = rss.peak_mb
 
     # --- 2. append cost vs chat length ---------------------------------------------------------------

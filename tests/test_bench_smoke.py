@@ -28,7 +28,8 @@ def test_bench_quick_run_produces_every_measurement(pg_server, tmp_path):
     document = json.loads(out.read_text())
     names = {(r["name"], r["target"]) for r in document["results"]}
     for expected in [("append", "raw psycopg"), ("append", "OHM library"), ("append", "OHM HTTP"),
-                     ("append", "langchain-postgres"), ("length", "OHM library"), ("length", "blob-per-chat JSONB"),
+                     ("append", "langchain-postgres"), ("append", "OHM LangChain history"),
+                     ("length", "OHM library"), ("length", "blob-per-chat JSONB"),
                      ("load", "OHM library"), ("load", "raw psycopg"), ("load", "OHM HTTP"), ("list", "OHM HTTP"),
                      ("agents", "OHM library")]:
         assert expected in names

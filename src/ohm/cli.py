@@ -289,6 +289,40 @@ def migrate(database_url: DatabaseUrlOption = None) -> None:
         out.print(f"up to date ({len(report.already_applied)} migrations applied)")
 
 
+@app.command("mcp")
+@friendly_errors
+def mcp_command(
+    api_key: Annotated[str | None, typer.Option(
+        "--api-key", envvar="OHM_API_KEY", show_envvar=True,
+        help="An API key (ohm keys create) or a user's token (ohm token): the tools act as its user.")] = None,
+    database_url: DatabaseUrlOption = None,
+) -> None:
+    """Serve OHM's tools over MCP on stdin/stdout, for a desktop host (Claude Desktop, Cursor, ...)."""
+    from ohm.auth import InvalidToken, TokenCache
+
+    if not api_key:
+        raise ConfigError("ohm mcp acts as someone: set OHM_API_KEY or --api-key (an API key from "
+                          "`ohm keys create`, or a user's token from `ohm token`)")
+    try:
+        from ohm.mcp_server import Access, build
+    except ImportError as exc:
+        raise ConfigError(str(exc)) from None
+    settings = settings_for(database_url)
+    secret = settings.resolve_jwt_secret()
+
+    async def work(target: DatabaseTarget, db: Database) -> Any:
+        from ohm.api.key_auth import Credentials, KeyVerifier
+
+        credentials = Credentials(TokenCache(secret), KeyVerifier(db))
+        try:
+            await credentials.verify(api_key)
+        except InvalidToken as exc:
+            raise ConfigError(f"the credential is not valid for this database: {exc}") from None
+        await build(db, Access(credentials.verify, token=api_key)).run_stdio_async()
+
+    with_database(settings, work)
+
+
 @app.command("sql")
 @friendly_errors
 def sql_command(

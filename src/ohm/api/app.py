@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from ohm import __version__
-from ohm.api.errors import install_error_handlers, problem_openapi
+from ohm.api.errors import install_error_handlers, problem, problem_openapi
 from ohm.api.key_auth import Credentials, KeyVerifier
 from ohm.api.limits import BodyLimit, PublicReadLimit, WriteRateLimit
 from ohm.api.realtime import Hub
@@ -31,6 +33,8 @@ from ohm.blobs import blob_store_for
 from ohm.config import Settings, parse_rate
 from ohm.db.session import Database
 from ohm.db.target import open_database
+
+log = logging.getLogger(__name__)
 
 OnReady = Callable[[FastAPI], Awaitable[None]]
 
@@ -103,7 +107,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             keys = SigningKeys(settings.jwt_jwks_url, settings.jwt_jwks_file, min_interval=settings.jwt_jwks_cooldown)
             await keys.start()
         app.state.signing_keys = keys
-        async with open_database(settings) as db:
+        async with open_database(settings) as db, contextlib.AsyncExitStack() as stack:
             app.state.tokens = Credentials(TokenCache(app.state.jwt_secret, keys=keys), KeyVerifier(db))
             app.state.db = db
             app.state.target = db.target
@@ -111,6 +115,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             app.state.blobs = blob_store_for(settings)
             app.state.hub = Hub(db, db.target.app_url, app.state.tokens)
             await app.state.hub.start()
+            mcp_running = await start_mcp(app, db, settings, stack)
             # On SIGTERM the server waits for open requests; event streams never end by themselves.
             loop = asyncio.get_running_loop()
             def close_streams() -> None:
@@ -119,6 +124,8 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
             restore_signals = on_termination(close_streams)
             if on_ready is not None:
                 await on_ready(app)
+            if not mcp_running:
+                log.info("MCP at /mcp is off: %s", app.state.mcp_missing)
             # Everything loaded at startup lives as long as the process: keep it out of
             # the garbage collector's full passes (shorter pauses under load).
             gc.collect()
@@ -174,6 +181,9 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     )
     from ohm.web import console, pages
 
+    app.router.routes.append(Route("/mcp", endpoint=McpRoute(), methods=["GET", "POST", "DELETE"],
+                                   include_in_schema=False))
+
     app.include_router(health.router)
     app.include_router(chats.router)
     app.include_router(artifacts.router)
@@ -227,6 +237,32 @@ def install_offline_docs(app: FastAPI) -> None:
         return get_redoc_html(openapi_url=app.openapi_url or "/openapi.json", title="OHM API",
                               redoc_js_url=f"{DOCS_ASSETS}/redoc.standalone.js",
                               redoc_favicon_url=f"{DOCS_ASSETS}/favicon.png", with_google_fonts=False)
+
+
+async def start_mcp(app: FastAPI, db: Database, settings: Settings, stack: contextlib.AsyncExitStack) -> bool:
+    """The MCP endpoint's server, when the optional ``mcp`` package is installed."""
+    app.state.mcp = None
+    try:
+        from ohm.mcp_server import http_endpoint
+    except ImportError as exc:
+        app.state.mcp_missing = str(exc)
+        return False
+    endpoint = http_endpoint(db, app.state.tokens.verify, settings.host)
+    await stack.enter_async_context(endpoint.server.session_manager.run())
+    app.state.mcp = endpoint
+    return True
+
+
+class McpRoute:
+    """``/mcp``: MCP's streamable HTTP (ohm.mcp_server), or a 501 naming the missing extra."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = scope["app"].state.mcp
+        if endpoint is not None:
+            await endpoint(scope, receive, send)
+            return
+        response = problem(501, scope["app"].state.mcp_missing, type_="urn:ohm:problem:not-available")
+        await response(scope, receive, send)
 
 
 def get_db(request: Request) -> Database:

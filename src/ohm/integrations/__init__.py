@@ -1,0 +1,1 @@
+"""Where agents already live: OHM inside other frameworks (each needs its optional extra)."""
