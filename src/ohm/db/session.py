@@ -95,7 +95,9 @@ class ReadAttempt:
         after = read_after.get()
         try:
             conn = await replica.pool.getconn(timeout=replicas.checkout_timeout)
-        except (PoolTimeout, psycopg.OperationalError) as exc:
+        except PoolTimeout:  # every connection to it busy (or it cannot be reached): the primary reads this one
+            return None
+        except psycopg.OperationalError as exc:
             replica.failed(exc)
             return None
         deadline = time.monotonic() + replicas.wait_ms / 1000
