@@ -17,7 +17,7 @@ from ohm.api.app import create_app
 from ohm.auth import issue_token
 from ohm.client import OhmClient
 from ohm.config import Settings
-from ohm.db.replicas import parse_lsn
+from ohm.lsn import parse_lsn
 
 from .conftest import JWT_SECRET, auth, serving
 
@@ -92,11 +92,13 @@ def test_reads_land_on_the_standby_and_writes_carry_their_position(api, pair, ma
 
 def test_a_read_after_a_write_always_sees_it_even_from_a_slow_standby(api, pair, maker):
     """1,000 writes, each followed by a read with its OHM-LSN, while the standby applies every transaction
-    30 ms late; and the same without the position, to show the standby really is behind."""
-    pair.set_apply_delay(30)
+    30 ms late; and reads without the position (the standby 300 ms late, so that a loaded machine cannot
+    hide it), to show the standby really is behind."""
+    chat = httpx.post(f"{api}/v1/chats", json={}, headers=maker).json()
+    url = f"{api}/v1/chats/{chat['id']}/messages"
+    pair.wait_replayed()  # the chat itself is on the standby: only the messages below can be behind
+    pair.set_apply_delay(300)
     try:
-        chat = httpx.post(f"{api}/v1/chats", json={}, headers=maker).json()
-        url = f"{api}/v1/chats/{chat['id']}/messages"
         stale = 0
         with httpx.Client(headers=maker, timeout=30) as http:
             for i in range(20):
@@ -105,6 +107,7 @@ def test_a_read_after_a_write_always_sees_it_even_from_a_slow_standby(api, pair,
                 seen = [m["id"] for m in http.get(url, params={"limit": 200}).json()["items"]]
                 stale += sent["id"] not in seen
             assert stale > 0, "the standby kept up without the position: this test would prove nothing"
+            pair.set_apply_delay(30)
             for i in range(1000):
                 written = http.post(url, json={"role": "assistant", "content": f"reply {i}"})
                 assert written.status_code == 201
