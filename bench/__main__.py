@@ -59,6 +59,16 @@ def table_counts(db: BenchDatabase) -> dict[str, int]:
                 .fetchone()[0] for t in ("profiles", "chats", "messages", "artifact_versions", "parts")}
 
 
+def write_section(doc: Path, name: str, body: str) -> None:
+    """Replace what stands between ``<!-- name:start -->`` and ``<!-- name:end -->`` in ``doc`` (if it has them)."""
+    text = doc.read_text()
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start in text:
+        before, _, rest = text.partition(start)
+        _, _, after = rest.partition(end)
+        doc.write_text(before + start + "\n" + body + "\n" + end + after)
+
+
 @app.command("run")
 def run_command(
     url: ServerUrl = None,
@@ -192,12 +202,7 @@ def search_command(
     out.write_text(json.dumps(document, indent=1, default=str))
     table = report_module.search_table(document)
     console.print(table)
-    text = doc.read_text()
-    start, end = "<!-- search:start -->", "<!-- search:end -->"
-    if start in text:
-        before, _, rest = text.partition(start)
-        _, _, after = rest.partition(end)
-        doc.write_text(before + start + "\n" + table + "\n" + end + after)
+    write_section(doc, "search", table)
     console.print(f"results written to {out}")
 
 
@@ -224,12 +229,7 @@ def realtime_command(
     out.write_text(json.dumps(document, indent=1, default=str))
     table = report_module.realtime_table(document)
     console.print(table)
-    text = doc.read_text()
-    start, end = "<!-- realtime:start -->", "<!-- realtime:end -->"
-    if start in text:
-        before, _, rest = text.partition(start)
-        _, _, after = rest.partition(end)
-        doc.write_text(before + start + "\n" + table + "\n" + end + after)
+    write_section(doc, "realtime", table)
 
 
 @app.command("replicas")
@@ -247,14 +247,9 @@ def replicas_command(
     result = run_replicas(rounds, seconds)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1, default=str))
-    text_ = replicas_table(result)
-    console.print(text_)
-    text = doc.read_text()
-    start, end = "<!-- replicas:start -->", "<!-- replicas:end -->"
-    if start in text:
-        before, _, rest = text.partition(start)
-        _, _, after = rest.partition(end)
-        doc.write_text(before + start + "\n" + text_ + "\n" + end + after)
+    table = replicas_table(result)
+    console.print(table)
+    write_section(doc, "replicas", table)
 
 
 @app.command("partitions")
@@ -333,11 +328,7 @@ def report_command(
                   "", "#### Scaled vs small (p50)", "", report_module.compare_table(first["results"],
                                                                                     second["results"]), "",
                   report_module.tables(second["results"])]
-    text = doc.read_text()
-    start, end = "<!-- results:start -->", "<!-- results:end -->"
-    before, _, rest = text.partition(start)
-    _, _, after = rest.partition(end)
-    doc.write_text(before + start + "\n" + "\n".join(parts) + "\n" + end + after)
+    write_section(doc, "results", "\n".join(parts))
     console.print(f"wrote {doc} and {chart_path}")
 
 

@@ -50,20 +50,20 @@ async def _fill(db: Database, chats: int, messages: int) -> tuple[Identity, list
     return me, ids
 
 
-async def _loads(db: Database, me: Identity, chats: list[uuid.UUID], readers: int, seconds: float) -> float:
+async def _reader(db: Database, me: Identity, chats: list[uuid.UUID], stop: float, seed: int) -> int:
+    """Random chats loaded until ``stop``; how many."""
+    rng = random.Random(seed)
     done = 0
-    stop = time.monotonic() + seconds
+    while time.monotonic() < stop:
+        await chat_store.get_chat(db, me, rng.choice(chats))
+        done += 1
+    return done
 
-    async def reader(seed: int) -> None:
-        nonlocal done
-        rng = random.Random(seed)
-        while time.monotonic() < stop:
-            await chat_store.get_chat(db, me, rng.choice(chats))
-            done += 1
 
+async def _loads(db: Database, me: Identity, chats: list[uuid.UUID], readers: int, seconds: float) -> float:
     started = time.monotonic()
-    await asyncio.gather(*(reader(i) for i in range(readers)))
-    return done / (time.monotonic() - started)
+    done = await asyncio.gather(*(_reader(db, me, chats, started + seconds, i) for i in range(readers)))
+    return sum(done) / (time.monotonic() - started)
 
 
 async def _mixed(db: Database, me: Identity, chats: list[uuid.UUID], seconds: float) -> dict[str, Any]:
@@ -71,7 +71,7 @@ async def _mixed(db: Database, me: Identity, chats: list[uuid.UUID], seconds: fl
     replica = db.replicas.members[0]
     on_replica, on_primary = replica.reads, db.replicas.reads_on_primary
     stop = time.monotonic() + seconds
-    read_backs = seen = loads = 0
+    read_backs = seen = 0
 
     async def writer(chat_id: uuid.UUID) -> None:
         nonlocal read_backs, seen
@@ -83,14 +83,9 @@ async def _mixed(db: Database, me: Identity, chats: list[uuid.UUID], seconds: fl
             read_backs += 1
             seen += any(m.id == sent.id for m in page.items)
 
-    async def reader(seed: int) -> None:
-        nonlocal loads
-        rng = random.Random(seed)
-        while time.monotonic() < stop:
-            await chat_store.get_chat(db, me, rng.choice(chats))
-            loads += 1
-
-    await asyncio.gather(writer(chats[0]), writer(chats[1]), *(reader(i) for i in range(6)))
+    done = await asyncio.gather(writer(chats[0]), writer(chats[1]),
+                                *(_reader(db, me, chats, stop, i) for i in range(6)))
+    loads = sum(n for n in done if n is not None)
     standby = replica.reads - on_replica
     primary = db.replicas.reads_on_primary - on_primary
     return {"reads": standby + primary, "standby_share": standby / max(1, standby + primary),

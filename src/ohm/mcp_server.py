@@ -104,8 +104,6 @@ async def _call(work: Awaitable[T]) -> T:
         return await work
     except StoreError as exc:
         raise _problem(exc) from None
-    except ValidationError as exc:
-        raise ToolError(f"422 Invalid input: {exc.errors()[0]['msg']}") from None
 
 
 def _json(body: bytes) -> Any:
@@ -177,7 +175,7 @@ def build(db: Database, access: Access) -> MCPServer:
             fields["agent"] = AgentInfo(name=agent_name or "agent", model=model)
         if parent_id is not None:
             fields["parent_id"] = parent_id
-        data = await _call(_model(MessageCreate, fields))
+        data = _model(MessageCreate, fields)
         created = await _call(messages.append_message(db, me, chat_id, data))
         return created.model_dump(mode="json", include={"id", "sequence_number", "parent_id", "usage",
                                                         "created_at"})
@@ -197,9 +195,9 @@ def build(db: Database, access: Access) -> MCPServer:
         agent_name: Annotated[str | None, Field(max_length=100)] = None,
     ) -> dict[str, Any]:
         me = await who(ctx, "create_artifact")
-        data = await _call(_model(ArtifactCreate, {
+        data = _model(ArtifactCreate, {
             "type": type, "title": title, "content_json": content_json, "content_text": content_text,
-            "change_summary": change_summary, "agent": AgentInfo(name=agent_name) if agent_name else None}))
+            "change_summary": change_summary, "agent": AgentInfo(name=agent_name) if agent_name else None})
         artifact = await _call(artifacts.create_artifact(db, me, chat_id, data))
         return artifact.model_dump(mode="json")
 
@@ -216,9 +214,9 @@ def build(db: Database, access: Access) -> MCPServer:
         agent_name: Annotated[str | None, Field(max_length=100)] = None,
     ) -> dict[str, Any]:
         me = await who(ctx, "add_artifact_version")
-        data = await _call(_model(ArtifactVersionCreate, {
+        data = _model(ArtifactVersionCreate, {
             "base_version": base_version, "content_json": content_json, "content_text": content_text,
-            "change_summary": change_summary, "agent": AgentInfo(name=agent_name) if agent_name else None}))
+            "change_summary": change_summary, "agent": AgentInfo(name=agent_name) if agent_name else None})
         artifact = await _call(artifacts.add_version(db, me, artifact_id, data))
         return artifact.model_dump(mode="json")
 
@@ -319,8 +317,12 @@ def build(db: Database, access: Access) -> MCPServer:
     return server
 
 
-async def _model(model: type[T], fields: dict[str, Any]) -> T:
-    return model.model_validate({k: v for k, v in fields.items() if v is not None})  # type: ignore[attr-defined]
+def _model(model: type[T], fields: dict[str, Any]) -> T:
+    """The store's input model from a tool's arguments (None = not given); invalid is a 422 tool error."""
+    try:
+        return model.model_validate({k: v for k, v in fields.items() if v is not None})  # type: ignore[attr-defined]
+    except ValidationError as exc:
+        raise ToolError(f"422 Invalid input: {exc.errors()[0]['msg']}") from None
 
 
 def _uuid(text: str) -> uuid.UUID:

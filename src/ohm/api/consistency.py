@@ -16,7 +16,8 @@ import psycopg
 from psycopg_pool import PoolTimeout
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ohm.db.replicas import format_lsn, parse_lsn, read_after
+from ohm.db.replicas import read_after
+from ohm.lsn import format_lsn, parse_lsn
 
 log = logging.getLogger(__name__)
 

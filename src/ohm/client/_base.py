@@ -18,6 +18,7 @@ from typing import Any, BinaryIO, Generic, TypeVar
 import httpx
 from pydantic import BaseModel, TypeAdapter
 
+from ohm.lsn import parse_lsn
 from ohm.models import (
     Artifact,
     ArtifactDiff,
@@ -300,9 +301,8 @@ LSN_HEADER = "OHM-LSN"
 
 
 def _lsn_value(text: str) -> int | None:
-    high, sep, low = text.partition("/")
     try:
-        return (int(high, 16) << 32) | int(low, 16) if sep else None
+        return parse_lsn(text)
     except ValueError:
         return None
 

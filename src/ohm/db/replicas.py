@@ -33,24 +33,14 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from ohm.lsn import parse_lsn
+
 log = logging.getLogger(__name__)
 
 read_after: contextvars.ContextVar[int | None] = contextvars.ContextVar("ohm_read_after", default=None)
 """The WAL position the current request's reads must see (from its ``OHM-LSN``), or None."""
 
 MAX_BACKOFF = 30.0
-
-
-def parse_lsn(text: str) -> int:
-    """``16/B374D848`` as one number; ValueError for anything else."""
-    high, sep, low = text.strip().partition("/")
-    if not sep or not 1 <= len(high) <= 8 or not 1 <= len(low) <= 8:
-        raise ValueError(f"not a WAL position: {text!r}")
-    return (int(high, 16) << 32) | int(low, 16)
-
-
-def format_lsn(value: int) -> str:
-    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
 
 
 @contextlib.contextmanager

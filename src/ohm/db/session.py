@@ -23,7 +23,8 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ohm.auth import Identity
-from ohm.db.replicas import Replica, Replicas, format_lsn, parse_lsn, read_after
+from ohm.db.replicas import Replica, Replicas, read_after
+from ohm.lsn import format_lsn, parse_lsn
 from ohm.store.errors import Unauthenticated
 
 Conn = AsyncConnection[DictRow]
@@ -171,21 +172,20 @@ class Database:
     def __init__(self, conninfo: str, *, min_size: int = 1, max_size: int = 10,
                  timeout: float = 30.0, connect_timeout: int = 10, statement_timeout_ms: int = 0) -> None:
         self.statement_timeout_ms = statement_timeout_ms
-        self.pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-            conninfo,
-            connection_class=Conn,
-            min_size=min_size,
-            max_size=max_size,
-            timeout=timeout,
-            open=False,
-            kwargs={"autocommit": True, "connect_timeout": connect_timeout, "row_factory": dict_row},
-            configure=self._configure,
-            name="ohm",
-        )
+        self.pool = self.pool_for(conninfo, name="ohm", min_size=min_size, max_size=max_size, timeout=timeout,
+                                  connect_timeout=connect_timeout)
         self.target: Any = None
         """The DatabaseTarget this pool was opened for, when opened through ``open_database``."""
         self.replicas: Replicas | None = None
         """Read replicas (``OHM_READ_REPLICA_URLS``), when configured: see ``reads``."""
+
+    def pool_for(self, conninfo: str, *, name: str, min_size: int, max_size: int, timeout: float,
+                 connect_timeout: int) -> AsyncConnectionPool[Conn]:
+        """A pool (not yet open) whose connections are set up like this database's (the primary's, a standby's)."""
+        return AsyncConnectionPool(
+            conninfo, connection_class=Conn, min_size=min_size, max_size=max_size, timeout=timeout, open=False,
+            kwargs={"autocommit": True, "connect_timeout": connect_timeout, "row_factory": dict_row},
+            configure=self._configure, name=name)
 
     async def _configure(self, conn: Conn) -> None:
         # json/jsonb columns parsed with orjson: several times faster on message-heavy reads.

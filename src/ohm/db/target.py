@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
-from psycopg.rows import dict_row
 
 from ohm.config import APP_ROLE, Settings
 from ohm.db.embedded import EmbeddedPostgres
@@ -162,20 +161,12 @@ async def open_database(settings: Settings | None = None) -> AsyncIterator[Datab
 
 def replicas_for(settings: Settings, db: Database, *, password: str | None) -> Replicas:
     """Pools on the configured standbys, as the application role, configured like the primary's."""
-    from psycopg_pool import AsyncConnectionPool
-
-    from ohm.db.session import Conn
-
     pools = []
     for url in settings.replica_urls:
         check_url(url)
         app_url = url if conninfo_to_dict(url).get("user") == APP_ROLE else derive_app_url(url, password)
-        pool: AsyncConnectionPool[Conn] = AsyncConnectionPool(
-            app_url, connection_class=Conn, min_size=0, max_size=settings.db_pool_max, open=False,
-            timeout=settings.db_pool_timeout, name=f"ohm-replica-{describe(url)}",
-            kwargs={"autocommit": True, "connect_timeout": min(settings.db_connect_timeout, 3),
-                    "row_factory": dict_row},
-            configure=db._configure)
-        pools.append((describe(url), pool))
+        pools.append((describe(url), db.pool_for(
+            app_url, name=f"ohm-replica-{describe(url)}", min_size=0, max_size=settings.db_pool_max,
+            timeout=settings.db_pool_timeout, connect_timeout=min(settings.db_connect_timeout, 3))))
     return Replicas(pools, max_lag=settings.replica_max_lag, wait_ms=settings.replica_wait_ms,
                     check_interval=settings.replica_check_interval, checkout_timeout=1.0)
