@@ -166,6 +166,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     if reads is not None:
         app.add_middleware(PublicReadLimit, rate=reads, burst=settings.rate_limit_public_burst)
 
+    from ohm.api.fast import FastAppend
     from ohm.api.routes import (
         account,
         analytics,
@@ -181,6 +182,7 @@ def create_app(settings: Settings | None = None, *, on_ready: OnReady | None = N
     )
     from ohm.web import console, pages
 
+    app.router.routes.insert(0, FastAppend())
     app.router.routes.append(Route("/mcp", endpoint=McpRoute(), methods=["GET", "POST", "DELETE"],
                                    include_in_schema=False))
 

@@ -14,6 +14,7 @@ from ohm.models import (
     ChatCreate,
     ChatDetail,
     ChatUpdate,
+    Message,
     MessageCreate,
     MessageCreated,
     MessageDetail,
@@ -105,7 +106,12 @@ async def post_message(chat_id: uuid.UUID, body: MessageCreate, db: Db, identity
     """Append a message. Without `parent_id` it continues the active branch; with a parent that is not
     the current leaf it starts a new branch (an edit or a regeneration). Without `usage.cost_usd` the cost is
     computed from the tokens at the model's price of the day; an unknown model leaves it null, with a warning."""
-    message = await message_store.append_message(db, identity, chat_id, body)
+    return message_created(await message_store.append_message(db, identity, chat_id, body))
+
+
+def message_created(message: Message) -> Response:
+    """201 with the message as stored, and a warning when its cost could not be computed (ohm.api.fast answers
+    the ordinary appends with this too)."""
     warnings = message_store.cost_warnings(message)
     if warnings:
         return json_response(MessageCreated(**message.model_dump(), warnings=warnings), 201)
