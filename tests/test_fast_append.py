@@ -235,3 +235,32 @@ def test_the_service_role_appends_the_same(servers, app_url, user, service_token
                                                      "Content-Type": "application/json"})
     assert response.status_code == 201 and not declined
     assert pair.counts() == (1, 1)
+
+
+def test_a_client_that_leaves_mid_body_is_no_error(servers, app_url, user, caplog):
+    """Headers promising a body, a few bytes of it, then the socket closes: nothing written, nothing logged
+    as an error, and the server goes on answering."""
+    import logging
+    import socket
+    import time
+
+    fast, _, _ = servers
+    chat = make_chat(app_url, user)
+    host, port = httpx.URL(fast).host, httpx.URL(fast).port
+    caplog.set_level(logging.WARNING)
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall((f"POST /v1/chats/{chat}/messages HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {user.token()}\r\n"
+                      "Content-Type: application/json\r\nContent-Length: 5000\r\n\r\n{\"role\": \"us").encode())
+        time.sleep(0.2)
+    deadline = time.monotonic() + 2
+    while time.monotonic() < deadline:  # the server notices the close
+        time.sleep(0.1)
+        if any(r.levelno >= logging.ERROR for r in caplog.records):
+            break
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    with acting(app_url, user.identity) as conn:
+        assert conn.execute("select count(*) as n from public.messages where chat_id = %s",
+                            (chat,)).fetchone()["n"] == 0
+    ok = httpx.post(f"{fast}/v1/chats/{chat}/messages", json=MESSAGE,
+                    headers={"Authorization": f"Bearer {user.token()}"})
+    assert ok.status_code == 201

@@ -77,6 +77,8 @@ class FastAppend(BaseRoute):
             await self.decline(scope, receive, send)
             return
         body = await read_body(receive)
+        if body is None:  # the client left before its body arrived: no one to answer, nothing written
+            return
         try:
             data = MessageCreate.model_validate(json.loads(body))
         except (ValueError, RecursionError):  # JSON's and pydantic's errors, nesting past Python's stack: the
@@ -93,15 +95,14 @@ class FastAppend(BaseRoute):
         await scope["router"].app(scope, receive, send)
 
 
-async def read_body(receive: Receive) -> bytes:
-    """The whole request body (the body-limit middleware around the app bounds it)."""
+async def read_body(receive: Receive) -> bytes | None:
+    """The whole request body (the body-limit middleware around the app bounds it); None if the client
+    disconnected first."""
     parts: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            from starlette.requests import ClientDisconnect
-
-            raise ClientDisconnect()
+            return None
         parts.append(message.get("body", b""))
         if not message.get("more_body", False):
             return b"".join(parts)
