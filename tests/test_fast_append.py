@@ -264,3 +264,47 @@ def test_a_client_that_leaves_mid_body_is_no_error(servers, app_url, user, caplo
     ok = httpx.post(f"{fast}/v1/chats/{chat}/messages", json=MESSAGE,
                     headers={"Authorization": f"Bearer {user.token()}"})
     assert ok.status_code == 201
+
+
+def test_json_that_readers_disagree_on_answers_the_same(servers, app_url, user):
+    """Bodies Python's json reads and orjson (the short way's reader) does not, or reads differently:
+    both ways agree on each, and on what was stored."""
+    pair = Pair(servers, app_url, user)
+    good = json.dumps(MESSAGE)
+    bodies = {
+        "NaN in metadata": good.replace('"latency_ms": 812', '"latency_ms": 812, "metadata": {"x": NaN}'),
+        "an int past 64 bits": good.replace('"latency_ms": 812', '"latency_ms": 99999999999999999999999'),
+        "an int past 64 bits in metadata": good.replace('"pinout"', '"p", "n": 99999999999999999999999, "q": "x"'),
+        "a BOM": "\ufeff" + good,
+        "UTF-16": good.encode("utf-16"),
+        "an unpaired surrogate": good.replace("Use a BME280", "Use a \\ud800 BME280"),
+        "invalid UTF-8": good.encode().replace(b"Use a", b"Use \xff\xfe"),
+        "duplicate keys": good[:-1] + ', "content": "the later one"}',
+        "escaped NUL as text": good.replace("Use a BME280", "Use a \\\\u0000 BME280"),
+        "a NUL in a metadata key": good.replace('"tool_calls"', '"tool\\u0000calls"'),
+    }
+    answers = {}
+    for name, body in bodies.items():
+        response, _ = pair.post(body)
+        answers[name] = response.status_code
+    assert answers["duplicate keys"] == 201 and answers["escaped NUL as text"] == 201
+    assert answers["a NUL in a metadata key"] == 422
+    assert all(status < 500 for status in answers.values()), answers
+    fast_count, slow_count = pair.counts()
+    assert fast_count == slow_count == sum(1 for status in answers.values() if status == 201)
+
+
+def test_oversized_json_values_are_refused_without_walking_them(app_url, user):
+    """4 MiB of small values in metadata: refused as too large (413), and NULs are found wherever they are."""
+    from ohm.store._common import check_json_size
+    from ohm.store.errors import Invalid, TooLarge
+
+    with pytest.raises(TooLarge, match="at least"):
+        check_json_size("metadata", {"a": [1] * 2_000_000}, 256 * 1024)
+    for value in ({"a": "x\x00y"}, {"k\x00": 1}, {"a": ["\\", "\x00"]}, {"a": "\\\x00"}, [[["\x00"]]]):
+        with pytest.raises(Invalid, match="NUL"):
+            check_json_size("metadata", value, 256 * 1024)
+    for value in ({"a": "\\u0000"}, {"a": "\\\\u0000"}, {"a": "\ud800"}, {"a": 2**70}, {"a": "\\"}):
+        check_json_size("metadata", value, 256 * 1024)
+    with pytest.raises(TooLarge, match="bytes as JSON"):  # measured as PostgreSQL writes it: ", " and ": "
+        check_json_size("metadata", {"a": [1] * 90_000}, 256 * 1024)
