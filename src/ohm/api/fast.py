@@ -80,9 +80,10 @@ class FastAppend(BaseRoute):
         if body is None:  # the client left before its body arrived: no one to answer, nothing written
             return
         try:
+            # Python's json, as FastAPI reads bodies: orjson would be faster but reads differently (an int
+            # past 64 bits becomes a float), and a message must be stored the same whichever way it came.
             data = MessageCreate.model_validate(json.loads(body))
-        except (ValueError, RecursionError):  # JSON's and pydantic's errors, nesting past Python's stack: the
-            # route words each of them (422, or 400 for the nesting)
+        except (ValueError, RecursionError):  # JSON's and pydantic's errors: the route words each of them
             await self.decline(scope, replay(body, receive), send)
             return
         message = await message_store.append_message(state.db, identity, uuid.UUID(scope["path_params"]["chat_id"]),
