@@ -204,7 +204,7 @@ def run(db: BenchDatabase, *, quick: bool = False) -> list[Scaling]:
                 project_checks(50, runs * 3), project_checks(500, runs), 10, goal=30),
         Scaling("chat page: 10x the messages", "100 messages", "1,000 messages (a page of 100)",
                 chat_page(db, 100, runs * 5), chat_page(db, 1000, runs * 5), 10, goal=10),
-        Scaling("JSON value check, refused / reading the body", "json.loads of 4 MiB of small numbers",
+        Scaling("JSON value check: refused / reading the body", "json.loads of 4 MiB of small numbers",
                 "size and NUL check of that value", *json_value_check(runs), 1, goal=1),
     ]
     return results

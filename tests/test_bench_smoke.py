@@ -130,7 +130,7 @@ def test_bench_hardening_measures_each_scaling_path(pg_server, tmp_path):
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     results = json.loads(out.read_text())["results"]
     assert [r["name"].split(":")[0] for r in results] == ["wiring trigger", "BOM compare", "text compare",
-                                                          "project checks", "chat page"]
+                                                          "project checks", "chat page", "JSON value check"]
     for r in results:
         assert r["small_s"] > 0 and r["large_s"] > 0
         assert abs(r["time_ratio"] - r["large_s"] / r["small_s"]) < 0.05 * r["time_ratio"] + 0.05
