@@ -39,10 +39,16 @@ def ohm_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def system_tool(name: str) -> str | None:
+    """A system administration tool (runuser, useradd): on PATH, or in the sbin directories a minimal PATH
+    may leave out."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/sbin")
+
+
 def run_ohm(data_dir: Path, *args: str, user: str | None = None, timeout: int = 120) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "ohm", *args]
     if user is not None:
-        command = ["runuser", "-u", user, "--", *command]
+        command = [system_tool("runuser") or "runuser", "-u", user, "--", *command]
     return subprocess.run(command, env=ohm_env(data_dir), capture_output=True, text=True, timeout=timeout)
 
 
@@ -170,12 +176,14 @@ def unprivileged_user() -> Iterator[str]:
     """A normal system user that can run this interpreter and this checkout."""
     if os.geteuid() != 0:
         pytest.skip("already running as a normal user: the other embedded tests cover it")
+    if system_tool("runuser") is None or system_tool("useradd") is None:
+        pytest.skip("runuser and useradd (util-linux, passwd) are needed to run OHM as another user")
     name = "ohm_test_user"
     try:
         pwd.getpwnam(name)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-                       check=True)
+        subprocess.run([str(system_tool("useradd")), "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        name], check=True)
     # The interpreter and the installed package may live under a home
     # directory other users cannot enter; open a path through for the test.
     changed: list[tuple[Path, int]] = []
