@@ -23,7 +23,7 @@ from ohm.auth import Identity, issue_token
 from ohm.config import Settings
 
 from .conftest import JWT_SECRET, acting, auth, free_port, serving
-from .helpers import make_app, pg_ctl
+from .helpers import make_app, pg_ctl, server_log
 from .helpers import serve as serve_ohm
 
 
@@ -500,3 +500,26 @@ def test_heavy_reads_without_a_token_are_limited_per_address(user, database_url,
         assert client.get(f"/v1/shares/{token}", headers=auth(user)).status_code == 200
         views = client.get(f"/v1/chats/{chat}/shares", headers=auth(user)).json()[0]["view_count"]
         assert views == 1, "refused reads counted no views"
+
+
+@pytest.mark.slow
+def test_sigterm_after_rendering_in_workers_leaves_nothing_behind(user, database_url, tmp_path):
+    """A page rendered in the worker processes (ohm.offload), then SIGTERM: the process ends by that signal
+    as uvicorn makes it, its workers are gone, and multiprocessing reports no leaked semaphores (it did:
+    a process ending by a signal runs no exit handlers)."""
+    import psutil
+
+    port = free_port()
+    proc = serve_ohm(database_url, port, OHM_DATA_DIR=str(tmp_path))
+    base = f"http://127.0.0.1:{port}"
+    chat = httpx.post(f"{base}/v1/chats", headers=auth(user), json={"title": "Weather station"}).json()
+    page = httpx.get(f"{base}/chat/{chat['id']}", headers=auth(user), timeout=60)
+    assert page.status_code == 200
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert any("multiprocessing" in " ".join(c.cmdline()) for c in children), "the page was not rendered in a worker"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(30) == -signal.SIGTERM
+    gone, alive = psutil.wait_procs(children, timeout=10)
+    assert not alive, [c.cmdline() for c in alive]
+    log = server_log(proc)
+    assert "leaked" not in log and "Traceback" not in log, log

@@ -237,12 +237,33 @@ def _run_uvicorn(settings: Settings, workers: int, access_log: bool, listener: A
     _release_large_buffers()
     config = uvicorn_config(settings, workers=workers, log_level="info", access_log=access_log)
     if workers == 1:
+        _stop_offload_workers_on_sigterm()
         uvicorn.Server(config).run(sockets=[listener])
         return
     # uvicorn binds a shared listener without IPPROTO_TCP, so asyncio never sets
     # TCP_NODELAY on accepted connections and every keep-alive response waits ~40 ms
     # for a delayed ACK (Kludex/uvicorn#3149). OHM binds it itself, as TCP.
     Multiprocess(config, sockets=[listener]).run()
+
+
+def _stop_offload_workers_on_sigterm() -> None:
+    """uvicorn ends a SIGTERM'd server by raising the signal again once it has shut down, with the handler it
+    found installed: with the default one the process dies at once, skipping exit handlers, and the
+    rendering workers' queues are reported as leaked semaphores. This handler stops them first, then ends
+    the process by the same signal (exit status 143 in a shell, as before)."""
+    import signal
+
+    if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        return
+
+    def end(signum: int, frame: Any) -> None:
+        from ohm import offload
+
+        offload.shutdown(wait=True)
+        signal.signal(signum, signal.SIG_DFL)
+        signal.raise_signal(signum)
+
+    signal.signal(signal.SIGTERM, end)
 
 
 def uvicorn_config(settings: Settings, app: Any = "ohm.api.app:create_app", **options: Any) -> Any:

@@ -69,10 +69,10 @@ def _get_pool() -> concurrent.futures.ProcessPoolExecutor:
         return _pool
 
 
-def _terminate(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+def _terminate(pool: concurrent.futures.ProcessPoolExecutor, wait: bool = False) -> None:
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    pool.shutdown(wait=wait, cancel_futures=True)
 
 
 def _replace(pool: concurrent.futures.ProcessPoolExecutor) -> None:
@@ -84,13 +84,15 @@ def _replace(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     _terminate(pool)
 
 
-def shutdown() -> None:
-    """Stop the workers (at exit, and when the app stops): jobs under way are abandoned."""
+def shutdown(wait: bool = False) -> None:
+    """Stop the workers (at exit, and when a signal ends the server): jobs under way are abandoned.  With
+    ``wait``, also until the pool has closed its queues: a process about to end by a signal runs no exit
+    handlers, and queues left open are reported as leaked semaphores by multiprocessing's tracker."""
     global _pool
     with _lock:
         pool, _pool = _pool, None
     if pool is not None:
-        _terminate(pool)
+        _terminate(pool, wait)
 
 
 atexit.register(shutdown)
