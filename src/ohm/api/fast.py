@@ -22,13 +22,16 @@ import re
 import uuid
 from typing import Any
 
+from starlette.requests import ClientDisconnect, Request
 from starlette.routing import BaseRoute, Match
 from starlette.types import Message, Receive, Scope, Send
 
 from ohm.api import scopes
 from ohm.api.limits import bearer_token
+from ohm.api.routes.chats import message_created
 from ohm.auth import InvalidToken
 from ohm.models import MessageCreate
+from ohm.store import messages as message_store
 
 PATH = "/v1/chats/{chat_id}/messages"
 HEX = "[0-9A-Fa-f]"
@@ -61,9 +64,6 @@ class FastAppend(BaseRoute):
         return Match.FULL, {"path_params": {"chat_id": found[1]}}
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from ohm.api.routes.chats import message_created
-        from ohm.store import messages as message_store
-
         state = scope["app"].state
         token = bearer_token(scope["headers"])
         if token is None or not _json_body(scope["headers"]):
@@ -76,8 +76,9 @@ class FastAppend(BaseRoute):
         if identity is None or identity.role == "anon" or (identity.key is not None and not identity.key.allows(SCOPE)):
             await self.decline(scope, receive, send)
             return
-        body = await read_body(receive)
-        if body is None:  # the client left before its body arrived: no one to answer, nothing written
+        try:
+            body = await Request(scope, receive).body()  # bounded by the body-limit middleware
+        except ClientDisconnect:  # the client left before its body arrived: no one to answer, nothing written
             return
         try:
             # Python's json, as FastAPI reads bodies: orjson would be faster but reads differently (an int
@@ -94,19 +95,6 @@ class FastAppend(BaseRoute):
         """The documented route answers: the router runs again with this route out of the way."""
         scope[DECLINED] = True
         await scope["router"].app(scope, receive, send)
-
-
-async def read_body(receive: Receive) -> bytes | None:
-    """The whole request body (the body-limit middleware around the app bounds it); None if the client
-    disconnected first."""
-    parts: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return None
-        parts.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            return b"".join(parts)
 
 
 def replay(body: bytes, receive: Receive) -> Receive:
